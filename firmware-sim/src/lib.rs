@@ -1,0 +1,1 @@
+//! Runs the picocnn core as firmware would (work in progress).

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing picocnn needs on a fresh Debian machine with rustup.
+# Idempotent: each step checks first and does nothing when its tool is already there.
+set -euo pipefail
+
+need_apt=()
+command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
+command -v qemu-x86_64 >/dev/null || need_apt+=(qemu-user)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+installed=$(rustup target list --installed)
+for t in thumbv7em-none-eabihf thumbv7m-none-eabi thumbv6m-none-eabi; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done

@@ -1,0 +1,3 @@
+//! Training and export for picocnn (work in progress).
+
+pub mod params;
