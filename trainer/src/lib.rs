@@ -1,5 +1,6 @@
 //! Training and export for picocnn (work in progress).
 
 pub mod atomic;
+pub mod error;
 pub mod history;
 pub mod params;
