@@ -180,7 +180,10 @@ mod tests {
             path: PathBuf::from("data/fashion/t10k-labels-idx1-ubyte"),
         };
         let s = e.to_string();
-        assert!(s.starts_with("data/fashion/t10k-labels-idx1-ubyte: "), "{s}");
+        assert!(
+            s.starts_with("data/fashion/t10k-labels-idx1-ubyte: "),
+            "{s}"
+        );
         assert!(s.contains("scripts/fetch-data.sh"), "{s}");
         assert!(!s.contains('\n'));
     }
