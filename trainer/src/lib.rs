@@ -1,6 +1,8 @@
 //! Training and export for picocnn (work in progress).
 
 pub mod atomic;
+pub mod dataset;
 pub mod error;
 pub mod history;
+pub mod idx;
 pub mod params;
