@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Training speed, side by side in one run: picocnn's trainer and Keras/TensorFlow train
+# the same two CNNs (A: no pooling, B: --pooling) at batch 32 on the same IDX files, one
+# after the other (never concurrently: the machine has 2 cores), and the script prints
+# seconds per epoch and the ratio ours/Keras per variant.
+#
+#   benches/compare-training.sh [--epochs N] [--dataset mnist|fashion] [--seed N]
+#                               [--threads N] [--data DIR] [--keep DIR]
+#
+# Epoch time is the training pass alone (the trainer's history `seconds`; for Keras the
+# time from the epoch's start to the start of its validation pass), the median over the
+# epochs run. Keras's first epoch includes tracing its training step (about a second).
+# Needs the data (scripts/fetch-data.sh) and the peers venv (scripts/peers-venv.sh,
+# called here; it installs on first use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+epochs=1 dataset=mnist seed=0 threads=2 data=${PICOCNN_DATA:-data} keep=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --epochs) epochs=$2; shift 2 ;;
+    --dataset) dataset=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+py=$(scripts/peers-venv.sh | tail -n1)
+echo "building the trainer (release)..." >&2
+cargo build --release --locked -p trainer --quiet
+trainer=${CARGO_TARGET_DIR:-target}/release/trainer
+
+if [ -n "$keep" ]; then
+  mkdir -p "$keep"
+  out=$keep
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
+
+# run_logged STDOUT STDERR CMD...: on failure shows the tail of both and stops.
+run_logged() {
+  local stdout=$1 stderr=$2
+  shift 2
+  if ! "$@" >"$stdout" 2>"$stderr"; then
+    echo "error: '$*' failed; last lines of its output:" >&2
+    tail -n 15 "$stdout" "$stderr" >&2
+    exit 1
+  fi
+}
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; a busy machine skews both sides)" >&2
+for variant in A B; do
+  flag=()
+  [ "$variant" = B ] && flag=(--pooling)
+  echo "variant $variant: picocnn trainer, $epochs epoch(s)..." >&2
+  run_logged "$out/ours-$variant.log" "$out/ours-$variant.err" "$trainer" "${flag[@]}" --dataset "$dataset" --data "$data" \
+    --epochs "$epochs" --seed "$seed" --threads "$threads" --out "$out/ours-$variant.bin"
+  echo "variant $variant: Keras, $epochs epoch(s)..." >&2
+  run_logged "$out/keras-$variant.jsonl" "$out/keras-$variant.err" "$py" benches/peers/keras_train.py \
+    "${flag[@]}" --dataset "$dataset" --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads"
+done
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo
+echo "dataset $dataset, seed $seed, $threads threads, $epochs epoch(s) per variant"
+"$py" benches/peers/tables.py training "$out"

@@ -1,0 +1,116 @@
+"""Side-by-side tables for benches/compare-*.sh, from the files one run left in a folder.
+
+  tables.py training DIR   reads DIR/ours-{A,B}.history.json and DIR/keras-{A,B}.jsonl
+  tables.py inference DIR  reads DIR/criterion-{A,B}.json and DIR/tflite-{A,B}.jsonl
+
+Prints a table for people and, last, one JSON line with the same figures for scripts.
+Only the standard library: it runs with any python3.
+"""
+
+import json
+import os
+import statistics
+import sys
+
+
+def json_lines(path):
+    """The JSON objects of a file of JSON lines, skipping anything else a tool printed."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.startswith("{")]
+
+
+def load_or_none(path, loader):
+    return loader(path) if os.path.exists(path) else None
+
+
+def training(folder):
+    rows = []
+    for variant in ("A", "B"):
+        ours = load_or_none(os.path.join(folder, f"ours-{variant}.history.json"), lambda p: json.load(open(p)))
+        keras = load_or_none(os.path.join(folder, f"keras-{variant}.jsonl"), json_lines)
+        if ours is None and keras is None:
+            continue
+        row = {"variant": variant}
+        if ours is not None:
+            row["ours_s"] = statistics.median(e["seconds"] for e in ours["epochs"])
+            row["ours_test_accuracy"] = ours.get("test_accuracy")
+            row["ours_epochs"] = len(ours["epochs"])
+        if keras is not None:
+            epochs = [e for e in keras if e.get("event") == "epoch"]
+            test = [e for e in keras if e.get("event") == "test"]
+            row["keras_s"] = statistics.median(e["train_seconds"] for e in epochs)
+            row["keras_with_val_s"] = statistics.median(e["seconds"] for e in epochs)
+            row["keras_test_accuracy"] = test[0]["accuracy"] if test else None
+            row["keras_epochs"] = len(epochs)
+        if "ours_s" in row and "keras_s" in row:
+            row["ratio"] = row["ours_s"] / row["keras_s"]
+        rows.append(row)
+
+    def cell(value, fmt):
+        return format(value, fmt) if isinstance(value, (int, float)) else "-"
+
+    print("Training, batch 32, seconds per epoch (training pass; median over epochs)")
+    print(f"{'variant':<8} {'picocnn':>9} {'Keras':>9} {'Keras+val':>10} {'ours/Keras':>11} {'acc ours':>9} {'acc Keras':>10}")
+    for r in rows:
+        acc_o = r.get("ours_test_accuracy")
+        acc_k = r.get("keras_test_accuracy")
+        print(
+            f"{r['variant']:<8} {cell(r.get('ours_s'), '9.2f')} {cell(r.get('keras_s'), '9.2f')}"
+            f" {cell(r.get('keras_with_val_s'), '10.2f')} {cell(r.get('ratio'), '10.2f') + 'x':>11}"
+            f" {cell(acc_o * 100 if acc_o is not None else None, '8.2f') + '%':>9}"
+            f" {cell(acc_k * 100 if acc_k is not None else None, '9.2f') + '%':>10}"
+        )
+    print(json.dumps({"event": "training", "rows": rows}))
+    return 0 if rows else 1
+
+
+def inference(folder):
+    rows = []
+    for variant in ("A", "B"):
+        row = {"variant": variant}
+        crit = load_or_none(os.path.join(folder, f"criterion-{variant}.json"), lambda p: json.load(open(p)))
+        if crit is not None:
+            row["picocnn_us"] = crit["mean_ns"] / 1000.0
+        tfl = load_or_none(os.path.join(folder, f"tflite-{variant}.jsonl"), json_lines)
+        for record in tfl or []:
+            if record.get("event") == "timing":
+                key = "builtin" if record["engine"] == "tflite-builtin" else "xnnpack"
+                row[f"{key}_us"] = record["us_per_image"]
+                row["python_overhead_us"] = record.get("overhead_us")
+            elif record.get("event") == "model":
+                row["tflite_bytes"] = record["tflite_bytes"]
+                row["tflite_drop_pp"] = record["drop_pp"]
+        if len(row) == 1:
+            continue
+        for key in ("builtin", "xnnpack"):
+            if "picocnn_us" in row and f"{key}_us" in row:
+                row[f"ratio_vs_{key}"] = row["picocnn_us"] / row[f"{key}_us"]
+        rows.append(row)
+
+    def cell(value, fmt):
+        return format(value, fmt) if isinstance(value, (int, float)) else "-"
+
+    print("Inference, int8, one image, one thread, microseconds per image")
+    print(f"{'variant':<8} {'picocnn':>9} {'TFLite builtin':>15} {'TFLite XNNPACK':>15} {'ours/builtin':>13} {'ours/XNNPACK':>13}")
+    for r in rows:
+        print(
+            f"{r['variant']:<8} {cell(r.get('picocnn_us'), '9.1f')} {cell(r.get('builtin_us'), '15.1f')}"
+            f" {cell(r.get('xnnpack_us'), '15.1f')} {cell(r.get('ratio_vs_builtin'), '12.2f') + 'x':>13}"
+            f" {cell(r.get('ratio_vs_xnnpack'), '12.2f') + 'x':>13}"
+        )
+    overhead = next((r["python_overhead_us"] for r in rows if r.get("python_overhead_us")), None)
+    if overhead:
+        print(f"(TFLite figures include ~{overhead:.1f} us of Python call overhead per image; picocnn's is criterion's mean)")
+    print(json.dumps({"event": "inference", "rows": rows}))
+    return 0 if rows else 1
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ("training", "inference"):
+        print("usage: tables.py training|inference DIR", file=sys.stderr)
+        return 2
+    return training(sys.argv[2]) if sys.argv[1] == "training" else inference(sys.argv[2])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
