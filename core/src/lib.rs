@@ -10,8 +10,49 @@
         clippy::panic
     )
 )]
-//! picocnn: int8 inference for two small MNIST-class CNNs (work in progress).
+//! picocnn: int8 inference for two small MNIST-class CNNs, on a microcontroller or a PC.
+//!
+//! Promises:
+//! - **No heap, no OS**: `#![no_std]` without `alloc`; builds for Cortex-M0/M3/M4.
+//! - **Weights read in place**: [`Model::from_bytes`] borrows every tensor from the file's
+//!   bytes (a `&'static [u8]` in flash on a microcontroller); nothing is copied.
+//! - **Static RAM**: all activations of one inference live in a [`Scratch`] of
+//!   [`Scratch::BYTES`] bytes (under 2 KiB) with compile-time sizes, for either variant.
+//! - **No panics on any input**: a file is validated once (magic, version, CRC32, shapes,
+//!   parameter ranges); a bad one is a typed [`Error`]. After that, [`Model::classify`]
+//!   can only fail on an image of the wrong length.
+//! - **Exact integer arithmetic**: int32 accumulation, one rounding rule
+//!   ([`quant::requantize`]), integer logits that the host's int8 reference reproduces
+//!   bit for bit.
+//!
+//! ```
+//! use picocnn::{Error, Model, Scratch};
+//!
+//! // A file that is not a model is rejected with a typed error, never a panic.
+//! assert_eq!(Model::from_bytes(b"not a model").unwrap_err(), Error::ModelBadMagic);
+//!
+//! // With real weights (e.g. `include_bytes!("weights.bin")`):
+//! fn top_class(weights: &[u8], pixels: &[u8; 784]) -> Result<usize, Error> {
+//!     let model = Model::from_bytes(weights)?;
+//!     let mut scratch = Scratch::new();
+//!     Ok(model.classify(pixels, &mut scratch)?.class)
+//! }
+//! # let _ = top_class;
+//! ```
+//!
+//! Modules follow the network: [`format`] (the file), [`quant`] (requantization), then
+//! the layers `conv`, `pool`, `dense`, [`softmax`], and [`model`] which fuses them.
 
+mod conv;
+pub mod dense;
+pub mod error;
+pub mod format;
+pub mod model;
+mod pool;
+pub mod quant;
 pub mod shape;
+pub mod softmax;
 
+pub use error::{Error, Result};
+pub use model::{Model, Prediction, Scratch};
 pub use shape::{CLASSES, Dataset, Variant};

@@ -1,0 +1,38 @@
+//! The two dense layers: the hidden layer fed band by band, and the output layer.
+//!
+//! The hidden layer never sees the whole feature map. Features arrive in bands of
+//! [`BAND_POSITIONS`] positions (x 32 channels), and each of the 128 units adds one
+//! 416-long int8 x int16 dot product to its int32 accumulator. The weights are stored in
+//! exactly that order (`[band][unit][position][channel]`), so the loop reads flash
+//! sequentially and the compiler turns each dot product into widening multiply-adds
+//! (`vpmaddwd` with AVX2).
+
+use crate::shape::{FILTERS, HIDDEN};
+
+/// Feature positions per band: half a 26-wide conv row (variant A), or one 13-wide pooled
+/// row (variant B).
+pub const BAND_POSITIONS: usize = 13;
+/// Activations per band (positions x channels).
+pub const BAND_LEN: usize = BAND_POSITIONS * FILTERS;
+
+/// `sum(w[i] * x[i])` for int8 weights (stored as bytes) and non-negative activations.
+#[inline(always)]
+pub(crate) fn dot<const N: usize>(weights: &[u8; N], x: &[i16; N]) -> i32 {
+    // Each product is at most 127 * 255 in magnitude; a model's validated sizes keep
+    // the whole sum far from overflow.
+    weights.iter().zip(x).fold(0i32, |sum, (&w, &v)| {
+        sum.wrapping_add(i32::from(w as i8).wrapping_mul(i32::from(v)))
+    })
+}
+
+/// Adds one band's contribution to every hidden unit's accumulator.
+#[inline(always)]
+pub(crate) fn accumulate_band(
+    acc: &mut [i32; HIDDEN],
+    weights: &[[u8; BAND_LEN]],
+    band: &[i16; BAND_LEN],
+) {
+    for (a, row) in acc.iter_mut().zip(weights) {
+        *a = a.wrapping_add(dot(row, band));
+    }
+}

@@ -1,0 +1,472 @@
+//! A validated model borrowed from its bytes, the scratch RAM, and `classify`.
+
+use crate::conv::{ChannelParams, Conv, Patch, patch};
+use crate::dense::{BAND_LEN, BAND_POSITIONS, accumulate_band, dot};
+use crate::error::{Error, Result};
+use crate::format::{FORMAT_VERSION, LayerFile, ModelFile};
+use crate::pool::max_pool;
+use crate::quant::{MAX_SHIFT, MIN_SHIFT};
+use crate::shape::{
+    CLASSES, CONV_SIDE, Dataset, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_TAPS, Variant,
+};
+use crate::softmax::softmax;
+use core::fmt;
+
+/// Largest bias magnitude a file may hold. With it, no accumulator can overflow `i32`:
+/// the largest dot product (variant A's hidden layer) stays below `2^30` as well.
+pub const BIAS_LIMIT: i32 = 1 << 30;
+
+const _: () = assert!(Variant::NoPool.flat_len() * 127 * 255 < (1 << 30));
+const _: () = assert!(
+    Variant::NoPool
+        .feature_positions()
+        .is_multiple_of(BAND_POSITIONS)
+);
+const _: () = assert!(
+    Variant::Pool
+        .feature_positions()
+        .is_multiple_of(BAND_POSITIONS)
+);
+const _: () = assert!(2 * BAND_POSITIONS == CONV_SIDE);
+
+/// Zero point of the int8 input: `q = pixel - 128`, so `q - zero_point` is the pixel.
+pub const INPUT_ZERO_POINT: i8 = -128;
+
+/// All activation RAM one inference needs, with sizes fixed at compile time.
+///
+/// The feature map is never stored: a band of 13 positions x 32 channels is produced by
+/// the fused conv + ReLU (+ max-pool) and consumed at once by the hidden layer's 128
+/// accumulators. The same `Scratch` serves both variants; a firmware can keep one in a
+/// `static`.
+///
+/// ```
+/// assert!(core::mem::size_of::<picocnn::Scratch>() <= 2048);
+/// static mut _SCRATCH: picocnn::Scratch = picocnn::Scratch::new();
+/// ```
+#[derive(Clone)]
+pub struct Scratch {
+    /// The current band's activations minus their zero point, as i16 for the multiply-adds.
+    band: [i16; BAND_LEN],
+    /// Hidden-layer accumulators.
+    hidden: [i32; HIDDEN],
+    /// Hidden-layer activations minus their zero point.
+    hidden_out: [i16; HIDDEN],
+}
+
+impl Scratch {
+    /// Bytes of activation RAM, the same for both variants.
+    pub const BYTES: usize = core::mem::size_of::<Scratch>();
+
+    /// Zeroed scratch buffers.
+    pub const fn new() -> Self {
+        Scratch {
+            band: [0; BAND_LEN],
+            hidden: [0; HIDDEN],
+            hidden_out: [0; HIDDEN],
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+impl fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scratch({} bytes)", Scratch::BYTES)
+    }
+}
+
+/// What `classify` found for one image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// Index of the winning class: the first maximum of `logits`.
+    pub class: usize,
+    /// Integer logits, all at the model's common scale
+    /// ([`Model::logit_scale`], `2^-16` for files written by the trainer): exact, and
+    /// comparable across classes.
+    pub logits: [i32; CLASSES],
+    /// Softmax of the logits (precision: [`softmax::PRECISION`](crate::softmax::PRECISION)).
+    pub probabilities: [f32; CLASSES],
+}
+
+/// A validated int8 model whose tensors are borrowed from the file's bytes.
+#[derive(Clone, Copy)]
+pub struct Model<'a> {
+    variant: Variant,
+    dataset: Dataset,
+    class_names: [&'a str; CLASSES],
+    conv: Conv<'a>,
+    /// `[band][unit]` rows of `BAND_LEN` weights; length checked against the variant.
+    hidden_weights: &'a [[u8; BAND_LEN]],
+    hidden: ChannelParams<'a, HIDDEN>,
+    output_weights: &'a [[u8; HIDDEN]; CLASSES],
+    output: ChannelParams<'a, CLASSES>,
+    logit_scale: f32,
+    file_bytes: usize,
+    tensor_bytes: usize,
+}
+
+impl fmt::Debug for Model<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Model")
+            .field("variant", &self.variant)
+            .field("dataset", &self.dataset)
+            .field("file_bytes", &self.file_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a tensor's length and views it as an array reference.
+fn exact<'a, const N: usize>(bytes: &'a [u8], tensor: &'static str) -> Result<&'a [u8; N]> {
+    bytes.try_into().map_err(|_| Error::ShapeMismatch {
+        tensor,
+        expected: N,
+        found: bytes.len(),
+    })
+}
+
+/// Checks a tensor of `N` 4-byte values and views it as `[[u8; 4]; N]`.
+fn words<'a, const N: usize>(bytes: &'a [u8], tensor: &'static str) -> Result<&'a [[u8; 4]; N]> {
+    let mismatch = Error::ShapeMismatch {
+        tensor,
+        expected: 4 * N,
+        found: bytes.len(),
+    };
+    let (chunks, rest) = bytes.as_chunks::<4>();
+    if !rest.is_empty() {
+        return Err(mismatch);
+    }
+    chunks.try_into().map_err(|_| mismatch)
+}
+
+/// Tensor names of one layer, for error messages.
+struct Names {
+    weight_scale: &'static str,
+    bias: &'static str,
+    multiplier: &'static str,
+    shift: &'static str,
+    out_scale: &'static str,
+}
+
+/// Validates a layer's per-channel parameters.
+fn channel_params<'a, const N: usize>(
+    layer: &LayerFile<'a>,
+    names: &Names,
+) -> Result<ChannelParams<'a, N>> {
+    let _: &[[u8; 4]; N] = words(layer.weight_scale, names.weight_scale)?;
+    let bias = words::<N>(layer.bias, names.bias)?;
+    let multiplier = words::<N>(layer.multiplier, names.multiplier)?;
+    let shift = exact::<N>(layer.shift, names.shift)?;
+    if bias
+        .iter()
+        .any(|b| i32::from_le_bytes(*b).unsigned_abs() > BIAS_LIMIT.unsigned_abs())
+    {
+        return Err(Error::ModelQuantization { what: names.bias });
+    }
+    if multiplier.iter().any(|m| i32::from_le_bytes(*m) < 0) {
+        return Err(Error::ModelQuantization {
+            what: names.multiplier,
+        });
+    }
+    if shift.iter().any(|s| !(MIN_SHIFT..=MAX_SHIFT).contains(s)) {
+        return Err(Error::ModelQuantization { what: names.shift });
+    }
+    if !(layer.out_scale.is_finite() && layer.out_scale > 0.0) {
+        return Err(Error::ModelQuantization {
+            what: names.out_scale,
+        });
+    }
+    Ok(ChannelParams {
+        bias,
+        multiplier,
+        shift,
+        zero_point: layer.out_zero_point,
+    })
+}
+
+fn layer_bytes(layer: &LayerFile<'_>) -> usize {
+    layer.weights.len()
+        + layer.weight_scale.len()
+        + layer.bias.len()
+        + layer.multiplier.len()
+        + layer.shift.len()
+}
+
+impl<'a> Model<'a> {
+    /// Validates a model file once and borrows its tensors in place.
+    ///
+    /// Checks, in order: magic, format version, structure and length, CRC32, variant and
+    /// dataset codes, every tensor's length for the variant, and every quantization
+    /// parameter's range. After this, [`Model::classify`] cannot fail except on the image
+    /// length.
+    ///
+    /// # Errors
+    /// [`Error::ModelBadMagic`], [`Error::ModelVersion`], [`Error::ModelTruncated`],
+    /// [`Error::ModelChecksum`], [`Error::ModelMalformed`], [`Error::ModelTrailingBytes`],
+    /// [`Error::ModelVariant`], [`Error::ModelDataset`], [`Error::ShapeMismatch`] or
+    /// [`Error::ModelQuantization`].
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        let file = ModelFile::decode(bytes)?;
+        debug_assert_eq!(file.version, FORMAT_VERSION);
+        let variant = Variant::from_code(file.variant)?;
+        let dataset = Dataset::from_code(file.dataset)?;
+        if file.input_zero_point != INPUT_ZERO_POINT {
+            return Err(Error::ModelQuantization {
+                what: "input_zero_point",
+            });
+        }
+        if !(file.input_scale.is_finite() && file.input_scale > 0.0) {
+            return Err(Error::ModelQuantization {
+                what: "input_scale",
+            });
+        }
+
+        let conv_weights = exact::<{ KERNEL_TAPS * FILTERS }>(file.conv.weights, "conv.weights")?;
+        let conv_weights: &[[u8; FILTERS]; KERNEL_TAPS] = conv_weights
+            .as_chunks::<FILTERS>()
+            .0
+            .try_into()
+            .map_err(|_| Error::ShapeMismatch {
+                tensor: "conv.weights",
+                expected: KERNEL_TAPS * FILTERS,
+                found: file.conv.weights.len(),
+            })?;
+        let conv = Conv {
+            weights: conv_weights,
+            params: channel_params(
+                &file.conv,
+                &Names {
+                    weight_scale: "conv.weight_scale",
+                    bias: "conv.bias",
+                    multiplier: "conv.multiplier",
+                    shift: "conv.shift",
+                    out_scale: "conv.out_scale",
+                },
+            )?,
+        };
+
+        let hidden_len = variant.flat_len() * HIDDEN;
+        let (hidden_weights, rest) = file.hidden.weights.as_chunks::<BAND_LEN>();
+        if file.hidden.weights.len() != hidden_len || !rest.is_empty() {
+            return Err(Error::ShapeMismatch {
+                tensor: "hidden.weights",
+                expected: hidden_len,
+                found: file.hidden.weights.len(),
+            });
+        }
+        let hidden = channel_params(
+            &file.hidden,
+            &Names {
+                weight_scale: "hidden.weight_scale",
+                bias: "hidden.bias",
+                multiplier: "hidden.multiplier",
+                shift: "hidden.shift",
+                out_scale: "hidden.out_scale",
+            },
+        )?;
+
+        let output_weights = exact::<{ CLASSES * HIDDEN }>(file.output.weights, "output.weights")?;
+        let output_weights: &[[u8; HIDDEN]; CLASSES] = output_weights
+            .as_chunks::<HIDDEN>()
+            .0
+            .try_into()
+            .map_err(|_| Error::ShapeMismatch {
+                tensor: "output.weights",
+                expected: CLASSES * HIDDEN,
+                found: file.output.weights.len(),
+            })?;
+        let output = channel_params(
+            &file.output,
+            &Names {
+                weight_scale: "output.weight_scale",
+                bias: "output.bias",
+                multiplier: "output.multiplier",
+                shift: "output.shift",
+                out_scale: "output.out_scale",
+            },
+        )?;
+        if file.output.out_zero_point != 0 {
+            return Err(Error::ModelQuantization {
+                what: "output.out_zero_point",
+            });
+        }
+
+        Ok(Model {
+            variant,
+            dataset,
+            class_names: file.class_names,
+            conv,
+            hidden_weights,
+            hidden,
+            output_weights,
+            output,
+            logit_scale: file.output.out_scale,
+            file_bytes: bytes.len(),
+            tensor_bytes: layer_bytes(&file.conv)
+                + layer_bytes(&file.hidden)
+                + layer_bytes(&file.output),
+        })
+    }
+
+    /// The network variant.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    /// The dataset the model was trained on.
+    pub fn dataset(&self) -> Dataset {
+        self.dataset
+    }
+
+    /// The class names stored in the file, in label order.
+    pub fn class_names(&self) -> [&'a str; CLASSES] {
+        self.class_names
+    }
+
+    /// Real value of one integer logit step (`2^-16` in files written by the trainer).
+    pub fn logit_scale(&self) -> f32 {
+        self.logit_scale
+    }
+
+    /// Size of the whole model file, in bytes (the flash it occupies).
+    pub fn file_bytes(&self) -> usize {
+        self.file_bytes
+    }
+
+    /// Bytes of tensors (weights, biases, requantization parameters) in the file.
+    pub fn tensor_bytes(&self) -> usize {
+        self.tensor_bytes
+    }
+
+    /// Classifies one 28x28 image (row-major, one byte per pixel, 0 = background).
+    ///
+    /// # Errors
+    /// [`Error::ImageSize`] if `pixels` does not hold exactly 784 bytes; nothing else.
+    pub fn classify(&self, pixels: &[u8], scratch: &mut Scratch) -> Result<Prediction> {
+        let image: &[u8; IMAGE_PIXELS] = pixels.try_into().map_err(|_| Error::ImageSize {
+            expected: IMAGE_PIXELS,
+            found: pixels.len(),
+        })?;
+        let logits = self.logits(image, scratch);
+        let mut class = 0;
+        for (k, &l) in logits.iter().enumerate() {
+            if l > logits.get(class).copied().unwrap_or(i32::MIN) {
+                class = k;
+            }
+        }
+        Ok(Prediction {
+            class,
+            logits,
+            probabilities: softmax(&logits, self.logit_scale),
+        })
+    }
+
+    /// The integer logits of one image: fused conv + ReLU (+ pool) streamed band by band
+    /// into the hidden layer, then the output layer.
+    fn logits(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) -> [i32; CLASSES] {
+        let rows = image.as_chunks::<IMAGE_SIDE>().0;
+        scratch.hidden = self.hidden.biases();
+        let mut bands = self.hidden_weights.chunks_exact(HIDDEN);
+        match self.variant {
+            Variant::NoPool => {
+                for three in rows.windows(3) {
+                    let [r0, r1, r2] = three else {
+                        continue;
+                    };
+                    let mut patches = r0
+                        .windows(3)
+                        .zip(r1.windows(3))
+                        .zip(r2.windows(3))
+                        .map(|((a, b), c)| patch([a, b, c]));
+                    // Two bands per conv row: positions 0..13 and 13..26.
+                    for _ in 0..2 {
+                        for (dst, p) in scratch
+                            .band
+                            .as_chunks_mut::<FILTERS>()
+                            .0
+                            .iter_mut()
+                            .zip(patches.by_ref().take(BAND_POSITIONS))
+                        {
+                            let [acc] = self.conv.accumulate(&[p]);
+                            widen(dst, &self.conv.params.relu_requantize(&acc));
+                        }
+                        if let Some(weights) = bands.next() {
+                            accumulate_band(&mut scratch.hidden, weights, &scratch.band);
+                        }
+                    }
+                }
+            }
+            Variant::Pool => {
+                for four in rows.windows(4).step_by(2) {
+                    let [r0, r1, r2, r3] = four else {
+                        continue;
+                    };
+                    let windows = r0
+                        .windows(4)
+                        .zip(r1.windows(4))
+                        .zip(r2.windows(4))
+                        .zip(r3.windows(4))
+                        .step_by(2);
+                    for (dst, (((a, b), c), d)) in scratch
+                        .band
+                        .as_chunks_mut::<FILTERS>()
+                        .0
+                        .iter_mut()
+                        .zip(windows)
+                    {
+                        let patches: [Patch; 4] = [
+                            patch([a, b, c]),
+                            patch([
+                                a.get(1..).unwrap_or(a),
+                                b.get(1..).unwrap_or(b),
+                                c.get(1..).unwrap_or(c),
+                            ]),
+                            patch([b, c, d]),
+                            patch([
+                                b.get(1..).unwrap_or(b),
+                                c.get(1..).unwrap_or(c),
+                                d.get(1..).unwrap_or(d),
+                            ]),
+                        ];
+                        let acc = max_pool(&self.conv.accumulate(&patches));
+                        widen(dst, &self.conv.params.relu_requantize(&acc));
+                    }
+                    if let Some(weights) = bands.next() {
+                        accumulate_band(&mut scratch.hidden, weights, &scratch.band);
+                    }
+                }
+            }
+        }
+
+        let hidden = self.hidden.relu_requantize(&scratch.hidden);
+        widen(&mut scratch.hidden_out, &hidden);
+        let mut acc = self.output.biases();
+        for (a, row) in acc.iter_mut().zip(self.output_weights) {
+            *a = a.wrapping_add(dot(row, &scratch.hidden_out));
+        }
+        let mut logits = [0i32; CLASSES];
+        for (((l, &a), m), &s) in logits
+            .iter_mut()
+            .zip(&acc)
+            .zip(self.output.multiplier)
+            .zip(self.output.shift)
+        {
+            // Validated: multiplier >= 0 and shift in range, so `new` always succeeds.
+            if let Some(m) = crate::quant::Multiplier::new(i32::from_le_bytes(*m), s) {
+                *l = crate::quant::requantize(a, m);
+            }
+        }
+        logits
+    }
+}
+
+/// Copies activations into an i16 buffer for the widening multiply-adds.
+#[inline(always)]
+fn widen<const N: usize>(dst: &mut [i16; N], src: &[u8; N]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = i16::from(s);
+    }
+}
