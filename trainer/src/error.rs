@@ -136,6 +136,15 @@ pub enum Error {
         cols: u32,
     },
 
+    /// A plot could not be drawn or encoded (bad input data, or a drawing failure).
+    #[error("{}: cannot draw plot: {message}", path.display())]
+    Plot {
+        /// The PNG file being written.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
     /// The command line or a library call got an argument it cannot use.
     #[error("{0}")]
     InvalidArgument(String),

@@ -6,3 +6,4 @@ pub mod error;
 pub mod history;
 pub mod idx;
 pub mod params;
+pub mod report;

@@ -1,0 +1,33 @@
+//! What people see: the Keras-like model summary and the PNG plots.
+//!
+//! - [`summary()`]: per-layer shapes, parameters, MACs, int8 bytes and activation RAM of a
+//!   variant, computed from [`picocnn::shape`]; `Display` prints the table.
+//! - Plots, each a function from plain data to a PNG file (written atomically):
+//!   [`plot_training_curves`], [`plot_prediction_grid`], [`plot_probabilities`],
+//!   [`plot_confusion`], [`plot_comparison`].
+//!
+//! Plots are drawn with `plotters` into an in-memory bitmap with a font compiled into the
+//! binary, so they need nothing installed on the machine.
+
+mod canvas;
+mod comparison;
+mod confusion;
+mod curves;
+mod samples;
+pub mod summary;
+
+use picocnn::Variant;
+
+pub use comparison::{Comparison, VariantFigures, plot_comparison};
+pub use confusion::{Confusion, plot_confusion};
+pub use curves::plot_training_curves;
+pub use samples::{Sample, plot_prediction_grid, plot_probabilities};
+pub use summary::{Summary, summary};
+
+/// The variant's name in legends: `"A: no pooling"` / `"B: 2x2 max-pooling"`.
+pub fn variant_label(variant: Variant) -> String {
+    match variant {
+        Variant::NoPool => "A: no pooling".to_string(),
+        Variant::Pool => "B: 2x2 max-pooling".to_string(),
+    }
+}

@@ -1,0 +1,313 @@
+//! The summary's totals against DESIGN.md, and every plot written as a real PNG.
+//!
+//! Set `PICOCNN_KEEP_PLOTS=DIR` to keep the synthetic plots for a look.
+
+use std::path::{Path, PathBuf};
+
+use picocnn::shape::{CLASSES, IMAGE_PIXELS, IMAGE_SIDE};
+use picocnn::{Dataset, Variant};
+use trainer::error::Error;
+use trainer::history::{EpochRecord, History};
+use trainer::report::{
+    self, Comparison, Confusion, Sample, VariantFigures, plot_comparison, plot_confusion,
+    plot_prediction_grid, plot_probabilities, plot_training_curves,
+};
+
+#[test]
+fn summary_totals_match_the_design() {
+    let a = report::summary(Variant::NoPool);
+    let b = report::summary(Variant::Pool);
+    assert_eq!(a.params(), 2_770_634);
+    assert_eq!(b.params(), 693_962);
+    // DESIGN.md: ~2.96 M and ~0.89 M MACs per image.
+    assert_eq!(a.macs(), 2_964_864);
+    assert_eq!(b.macs(), 888_192);
+    assert_eq!(a.macs(), Variant::NoPool.macs());
+    assert_eq!(b.macs(), Variant::Pool.macs());
+    // A layer-by-layer engine holds input and output of the largest layer: the conv
+    // (784 + 21,632) for A, the pool (21,632 + 5,408, DESIGN's "~27 KB") for B.
+    assert_eq!(a.layerwise_ram_bytes(), 22_416);
+    assert_eq!(b.layerwise_ram_bytes(), 27_040);
+    for s in [&a, &b] {
+        assert!(s.fused_ram_bytes <= 2048, "{}", s.fused_ram_bytes);
+        // Int8 weights are one byte per float weight, so the int8 model is a bit over a
+        // quarter of the f32 one (biases stay 4 bytes, plus requantization parameters).
+        assert!(s.int8_bytes() > s.params() && s.int8_bytes() < s.params() + 4096);
+    }
+    let names: Vec<&str> = b.layers.iter().map(|l| l.name).collect();
+    assert!(names.iter().any(|n| n.contains("max_pool")));
+    assert!(!a.layers.iter().any(|l| l.name.contains("max_pool")));
+}
+
+#[test]
+fn summary_prints_a_table_with_totals() {
+    let text = report::summary(Variant::NoPool).to_string();
+    assert!(text.contains("\"nopool\""), "{text}");
+    assert!(text.contains("Total params: 2,770,634"), "{text}");
+    assert!(text.contains("MACs per image: 2,964,864"), "{text}");
+    assert!(text.contains("(26, 26, 32)"), "{text}");
+    assert!(text.contains("(21632)"), "{text}");
+    let pooled = report::summary(Variant::Pool).to_string();
+    assert!(pooled.contains("(13, 13, 32)"), "{pooled}");
+    assert!(pooled.contains("27,040"), "{pooled}");
+    // Every table row is aligned: rows between the rules have the same width.
+    let widths: Vec<usize> = text
+        .lines()
+        .filter(|l| l.starts_with(' '))
+        .map(|l| l.trim_end().chars().count())
+        .collect();
+    assert!(widths.len() >= 7, "{text}");
+}
+
+/// Where a test writes a plot: a kept folder if asked for, else the temp dir.
+fn out_path(dir: &Path, name: &str) -> PathBuf {
+    match std::env::var_os("PICOCNN_KEEP_PLOTS") {
+        Some(keep) => {
+            std::fs::create_dir_all(&keep).unwrap();
+            PathBuf::from(keep).join(name)
+        }
+        None => dir.join(name),
+    }
+}
+
+/// Decodes a PNG and checks it is RGB of the given size (or any size if `None`), with
+/// a real amount of drawing on it; returns its size.
+fn assert_drawn_png(path: &Path, size: Option<(u32, u32)>) -> (u32, u32) {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    if let Some(size) = size {
+        assert_eq!((info.width, info.height), size);
+    }
+    let rgb = &pixels[..info.buffer_size()];
+    let total = rgb.len() / 3;
+    let inked = rgb
+        .chunks_exact(3)
+        .filter(|p| p != &[255, 255, 255])
+        .count();
+    let colored = rgb
+        .chunks_exact(3)
+        .filter(|p| p[0].abs_diff(p[1]) > 40 || p[1].abs_diff(p[2]) > 40)
+        .count();
+    assert!(
+        inked * 100 > total,
+        "{}: only {inked} of {total} pixels drawn",
+        path.display()
+    );
+    assert!(
+        inked * 100 < total * 95,
+        "{}: all {inked} pixels drawn",
+        path.display()
+    );
+    assert!(colored > 100, "{}: no coloured pixels", path.display());
+    (info.width, info.height)
+}
+
+fn history(variant: Variant, epochs: usize) -> History {
+    let offset = if variant == Variant::Pool { 0.01 } else { 0.0 };
+    History {
+        variant,
+        dataset: Dataset::Fashion,
+        seed: 1,
+        batch: 32,
+        threads: 2,
+        epochs: (1..=epochs)
+            .map(|e| {
+                let t = e as f64;
+                EpochRecord {
+                    epoch: e,
+                    train_loss: 0.5 / t + offset,
+                    train_accuracy: 0.85 + 0.02 * t - offset,
+                    val_loss: 0.45 / t + 0.05 + offset,
+                    val_accuracy: 0.86 + 0.012 * t - offset,
+                    seconds: 10.0 + t,
+                }
+            })
+            .collect(),
+        test_accuracy: Some(0.9),
+        test_accuracy_int8: None,
+    }
+}
+
+/// A synthetic 28x28 image of class `k`: a ring whose radius and a bar whose angle
+/// depend on the class, so images differ visibly.
+fn image(k: usize, jitter: usize) -> Vec<u8> {
+    let mut pixels = vec![0u8; IMAGE_PIXELS];
+    let c = IMAGE_SIDE as f64 / 2.0 - 0.5;
+    let radius = 4.0 + k as f64 * 0.8;
+    let angle = k as f64 * 0.3 + jitter as f64 * 0.1;
+    for (i, p) in pixels.iter_mut().enumerate() {
+        let (y, x) = ((i / IMAGE_SIDE) as f64 - c, (i % IMAGE_SIDE) as f64 - c);
+        let ring = ((x * x + y * y).sqrt() - radius).abs();
+        let bar = (x * angle.sin() - y * angle.cos()).abs();
+        let ink = (1.5 - ring).max(1.2 - bar).clamp(0.0, 1.0);
+        *p = (ink * 255.0) as u8;
+    }
+    pixels
+}
+
+fn softmax(z: &[f32; CLASSES]) -> [f32; CLASSES] {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e = z.map(|v| (v - max).exp());
+    let sum: f32 = e.iter().sum();
+    e.map(|v| v / sum)
+}
+
+fn samples(n: usize) -> Vec<Sample> {
+    (0..n)
+        .map(|i| {
+            let label = (i * 7 + 3) % CLASSES;
+            // Every fifth prediction is wrong.
+            let predicted = if i % 5 == 4 {
+                (label + 1) % CLASSES
+            } else {
+                label
+            };
+            let mut logits = [0f32; CLASSES];
+            for (k, z) in logits.iter_mut().enumerate() {
+                *z = ((k * 13 + i * 5) % 11) as f32 - 6.0;
+            }
+            logits[predicted] = 9.0 - (i % 3) as f32 * 2.5;
+            logits[label] = logits[label].max(logits[predicted] - 2.0);
+            if label != predicted {
+                logits[label] = logits[predicted] - 1.0;
+            }
+            Sample {
+                pixels: image(label, i),
+                label: label as u8,
+                predicted: predicted as u8,
+                logits,
+                probabilities: softmax(&logits),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn training_curves_are_a_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = out_path(dir.path(), "curves.png");
+    let histories = [history(Variant::NoPool, 5), history(Variant::Pool, 5)];
+    plot_training_curves(&histories, &path).unwrap();
+    assert_drawn_png(&path, Some((1400, 560)));
+    // One epoch (a degenerate x range) still draws.
+    let one = dir.path().join("one.png");
+    plot_training_curves(&[history(Variant::Pool, 1)], &one).unwrap();
+    assert_drawn_png(&one, Some((1400, 560)));
+}
+
+#[test]
+fn a_history_without_epochs_is_an_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("none.png");
+    let err = plot_training_curves(&[history(Variant::Pool, 0)], &path).unwrap_err();
+    assert!(matches!(err, Error::Plot { .. }), "{err}");
+    assert!(err.to_string().contains("none.png"), "{err}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn prediction_grid_and_probability_bars_are_pngs() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = Dataset::Fashion.class_names();
+    let grid = out_path(dir.path(), "grid.png");
+    plot_prediction_grid(&samples(23), &names, "Predictions on test images", &grid).unwrap();
+    let (w, h) = assert_drawn_png(&grid, None);
+    assert!(w >= 1000 && h >= 400, "{w}x{h}");
+
+    let bars = out_path(dir.path(), "probabilities.png");
+    plot_probabilities(&samples(5)[2..5], &names, "synthetic", &bars).unwrap();
+    assert_drawn_png(&bars, None);
+
+    let bad = dir.path().join("bad.png");
+    let mut wrong_size = samples(1);
+    wrong_size[0].pixels.pop();
+    let err = plot_prediction_grid(&wrong_size, &names, "x", &bad).unwrap_err();
+    assert!(err.to_string().contains("783 pixels"), "{err}");
+    assert!(plot_probabilities(&[], &names, "x", &bad).is_err());
+    assert!(!bad.exists());
+}
+
+#[test]
+fn confusion_counts_and_plot() {
+    let labels: Vec<u8> = (0..1000).map(|i| (i % 10) as u8).collect();
+    let predicted: Vec<u8> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| if i % 37 == 0 { (l + 3) % 10 } else { l })
+        .collect();
+    let confusion = Confusion::from_predictions(&labels, &predicted);
+    assert_eq!(confusion.total(), 1000);
+    let wrong = (0..1000).filter(|i| i % 37 == 0).count();
+    assert!((confusion.accuracy() - (1000 - wrong) as f64 / 1000.0).abs() < 1e-12);
+    assert_eq!(
+        confusion.counts[0][3],
+        (0..1000).filter(|i| i % 37 == 0 && i % 10 == 0).count() as u32
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    for (dataset, name) in [
+        (Dataset::Fashion, "confusion.png"),
+        (Dataset::Mnist, "confusion-mnist.png"),
+    ] {
+        let path = out_path(dir.path(), name);
+        plot_confusion(
+            &confusion,
+            &dataset.class_names(),
+            "Confusion matrix",
+            &path,
+        )
+        .unwrap();
+        assert_drawn_png(&path, None);
+    }
+    let empty = Confusion::from_predictions(&[], &[]);
+    assert!(
+        plot_confusion(
+            &empty,
+            &Dataset::Mnist.class_names(),
+            "x",
+            &dir.path().join("e.png")
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn comparison_is_a_png_and_shows_missing_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = out_path(dir.path(), "comparison.png");
+    let comparison = Comparison {
+        dataset: Dataset::Mnist,
+        variants: vec![
+            VariantFigures {
+                variant: Variant::NoPool,
+                accuracy_f32: Some(0.9812),
+                accuracy_int8: Some(0.9807),
+                params: Variant::NoPool.params(),
+                flash_bytes: Some(report::summary(Variant::NoPool).int8_bytes()),
+                peak_ram_bytes: Some(1200),
+                layerwise_ram_bytes: Some(report::summary(Variant::NoPool).layerwise_ram_bytes()),
+                seconds_per_epoch: Some(41.5),
+                micros_per_inference: Some(820.0),
+            },
+            VariantFigures {
+                variant: Variant::Pool,
+                accuracy_f32: Some(0.9871),
+                accuracy_int8: None,
+                params: Variant::Pool.params(),
+                flash_bytes: Some(report::summary(Variant::Pool).int8_bytes()),
+                peak_ram_bytes: Some(1100),
+                layerwise_ram_bytes: Some(report::summary(Variant::Pool).layerwise_ram_bytes()),
+                seconds_per_epoch: Some(20.2),
+                micros_per_inference: None,
+            },
+        ],
+        notes: vec!["synthetic figures for the test".to_string()],
+    };
+    plot_comparison(&comparison, &path).unwrap();
+    assert_drawn_png(&path, None);
+}
