@@ -110,8 +110,9 @@ impl Split {
     /// rest are returned (no shuffling). A `fraction` of 0 returns an empty split.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if `fraction` is not in `[0, 1)`, or if a non-zero
-    /// fraction would leave either part empty; `self` is then unchanged.
+    /// [`Error::InvalidArgument`] if `fraction` is not in `[0, 1)`, if a non-zero
+    /// fraction would leave either part empty, or if the fields break the split's
+    /// invariant; `self` is then unchanged.
     pub fn split_off_validation(&mut self, fraction: f64) -> Result<Split> {
         if !(0.0..1.0).contains(&fraction) {
             return Err(Error::InvalidArgument(format!(
@@ -122,6 +123,12 @@ impl Split {
             return Ok(Split::default());
         }
         let n = self.len();
+        if Some(self.images.len()) != n.checked_mul(IMAGE_PIXELS) {
+            return Err(Error::InvalidArgument(format!(
+                "{} pixels do not make {n} images of 28x28",
+                self.images.len()
+            )));
+        }
         // The same float expression as Keras, so the same images end up on each side.
         let keep = (n as f64 * (1.0 - fraction)).floor() as usize;
         if keep == 0 || keep >= n {
