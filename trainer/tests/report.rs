@@ -29,6 +29,7 @@ fn summary_totals_match_the_design() {
     assert_eq!(a.layerwise_ram_bytes(), 22_416);
     assert_eq!(b.layerwise_ram_bytes(), 27_040);
     for s in [&a, &b] {
+        assert_eq!(s.fused_ram_bytes, picocnn::Scratch::BYTES);
         assert!(s.fused_ram_bytes <= 2048, "{}", s.fused_ram_bytes);
         // Int8 weights are one byte per float weight, so the int8 model is a bit over a
         // quarter of the f32 one (biases stay 4 bytes, plus requantization parameters).

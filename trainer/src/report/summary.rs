@@ -9,11 +9,10 @@ use std::fmt;
 use picocnn::Variant;
 use picocnn::shape::{CLASSES, CONV_SIDE, FILTERS, HIDDEN, IMAGE_SIDE, KERNEL_TAPS, POOL_SIDE};
 
-/// Bytes of an int32 bias.
-const BIAS_BYTES: usize = 4;
-/// Bytes of the requantization parameters stored per output channel: an int32 multiplier
-/// and an int32 shift.
-const REQUANT_BYTES_PER_CHANNEL: usize = 4 + 4;
+/// Bytes stored per output channel besides the int8 weights, as `picocnn::format`
+/// stores them: int32 bias, int32 requantization multiplier, one-byte shift, and the
+/// f32 weight scale.
+const BYTES_PER_CHANNEL: usize = 4 + 4 + 1 + 4;
 
 /// One row of the summary table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +25,8 @@ pub struct LayerRow {
     pub params: usize,
     /// Multiply-accumulates per image.
     pub macs: usize,
-    /// Bytes of the layer in the int8 model: int8 weights, int32 biases and the
-    /// requantization parameters, as stored in `weights.bin`.
+    /// Bytes of the layer's tensors in `weights.bin`: int8 weights, int32 biases and the
+    /// per-channel requantization parameters (multiplier, shift, weight scale).
     pub int8_bytes: usize,
     /// Bytes of the layer's int8 output tensor.
     pub output_bytes: usize,
@@ -45,6 +44,9 @@ pub struct Summary {
     pub layers: Vec<LayerRow>,
     /// Peak activation RAM of picocnn's fused streaming inference (`picocnn::Scratch`).
     pub fused_ram_bytes: usize,
+    /// Size of an actual model file, when the summary describes one (set by the caller,
+    /// e.g. from `picocnn::Model::file_bytes`); printed with the tensor bytes.
+    pub file_bytes: Option<usize>,
 }
 
 impl Summary {
@@ -58,7 +60,8 @@ impl Summary {
         self.layers.iter().map(|l| l.macs).sum()
     }
 
-    /// Total bytes of the int8 weights, biases and requantization parameters.
+    /// Total bytes of the tensors in `weights.bin` (what `picocnn::Model::tensor_bytes`
+    /// reports for a file of this variant).
     pub fn int8_bytes(&self) -> usize {
         self.layers.iter().map(|l| l.int8_bytes).sum()
     }
@@ -149,20 +152,14 @@ pub fn summary(variant: Variant) -> Summary {
     Summary {
         variant,
         layers,
-        fused_ram_bytes: fused_ram_bytes(variant),
+        fused_ram_bytes: picocnn::Scratch::BYTES,
+        file_bytes: None,
     }
 }
 
-/// Int8 bytes of a layer with `inputs` weights per output and `outputs` channels.
+/// Tensor bytes of a layer with `inputs` int8 weights per output and `outputs` channels.
 const fn dense_like_bytes(inputs: usize, outputs: usize) -> usize {
-    inputs * outputs + outputs * (BIAS_BYTES + REQUANT_BYTES_PER_CHANNEL)
-}
-
-/// Peak activation RAM of picocnn's fused inference for `variant`.
-fn fused_ram_bytes(_variant: Variant) -> usize {
-    // Input is read in place; conv + ReLU (+ pool) stream position by position into
-    // the hidden layer's int32 accumulators, which then feed the 10 output logits.
-    HIDDEN * 4 + HIDDEN + CLASSES * 4 + FILTERS
+    inputs * outputs + outputs * BYTES_PER_CHANNEL
 }
 
 /// Human-readable bytes: "784 B", "21.1 KiB", "2.64 MiB".
@@ -201,7 +198,13 @@ impl fmt::Display for Summary {
         writeln!(
             f,
             " {:<22}{:<16}{:>12}{:>12}{:>13}{:>11}{:>12}",
-            "Layer (type)", "Output shape", "Params", "MACs", "int8 bytes", "output B", "in+out B"
+            "Layer (type)",
+            "Output shape",
+            "Params",
+            "MACs",
+            "int8 bytes",
+            "out bytes",
+            "live bytes"
         )?;
         rule(f, '=')?;
         for layer in &self.layers {
@@ -231,15 +234,30 @@ impl fmt::Display for Summary {
         rule(f, '_')?;
         writeln!(
             f,
-            "Total params: {} ({} as f32, {} as int8 + int32 biases + requantization)",
+            "int8 bytes: int8 weights + int32 biases + requantization parameters, as stored.\n\
+             out bytes: the layer's int8 output. live bytes: its input and output, held together\n\
+             while the layer runs in a layer-by-layer engine (an arena such as TFLite Micro's).\n"
+        )?;
+        writeln!(
+            f,
+            "Total params: {} ({} as f32, {} as int8 tensors)",
             g(self.params()),
             format_bytes(self.params() * 4),
             format_bytes(self.int8_bytes()),
         )?;
         writeln!(f, "MACs per image: {}", g(self.macs()))?;
+        if let Some(file) = self.file_bytes {
+            writeln!(
+                f,
+                "Model file: {} B ({} B tensors + {} B header, class names, scales, CRC)",
+                g(file),
+                g(self.int8_bytes()),
+                g(file.saturating_sub(self.int8_bytes())),
+            )?;
+        }
         writeln!(
             f,
-            "Activation RAM: {} B layer by layer (an arena engine such as TFLite Micro), \
+            "Activation RAM: {} B layer by layer (peak live bytes), \
              {} B picocnn fused streaming (picocnn::Scratch)",
             g(self.layerwise_ram_bytes()),
             g(self.fused_ram_bytes),
