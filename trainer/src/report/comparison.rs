@@ -1,5 +1,6 @@
 //! Plot 5: the two variants side by side: accuracy, parameters, flash, peak RAM and time.
 
+use std::fmt;
 use std::path::Path;
 
 use picocnn::{Dataset, Variant};
@@ -9,7 +10,7 @@ use super::canvas::{
     Area, COLOR_A, COLOR_B, COLOR_GRID, DrawResult, render_png, text, text_centered,
 };
 use super::curves::dataset_title;
-use super::summary::format_bytes;
+use super::summary::{format_bytes, group_thousands};
 use super::variant_label;
 use crate::error::Result;
 
@@ -249,4 +250,46 @@ fn draw_bars(area: &Area<'_>, title: &str, note: &str, bars: &[Bar]) -> DrawResu
         }
     }
     Ok(())
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let percent = |v: Option<f64>| v.map_or("-".to_string(), |a| format!("{:.2}%", a * 100.0));
+        let bytes = |v: Option<usize>| v.map_or("-".to_string(), format_bytes);
+        writeln!(f, "Variants on {}:", dataset_title(self.dataset))?;
+        writeln!(
+            f,
+            "{:<22}{:>10}{:>10}{:>12}{:>12}{:>10}{:>12}{:>11}{:>12}",
+            "variant",
+            "f32 acc",
+            "int8 acc",
+            "params",
+            "flash",
+            "RAM",
+            "arena RAM",
+            "s/epoch",
+            "inference"
+        )?;
+        for v in &self.variants {
+            writeln!(
+                f,
+                "{:<22}{:>10}{:>10}{:>12}{:>12}{:>10}{:>12}{:>11}{:>12}",
+                variant_label(v.variant),
+                percent(v.accuracy_f32),
+                percent(v.accuracy_int8),
+                group_thousands(v.params as u64),
+                bytes(v.flash_bytes),
+                bytes(v.peak_ram_bytes),
+                bytes(v.layerwise_ram_bytes),
+                v.seconds_per_epoch
+                    .map_or("-".to_string(), |s| format!("{s:.1}")),
+                v.micros_per_inference
+                    .map_or("-".to_string(), |us| format!("{us:.0} us")),
+            )?;
+        }
+        for note in &self.notes {
+            writeln!(f, "  {note}")?;
+        }
+        Ok(())
+    }
 }

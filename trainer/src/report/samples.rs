@@ -117,7 +117,7 @@ pub fn plot_probabilities(
     path: &Path,
 ) -> Result<()> {
     let row_h = 300;
-    let header = 150;
+    let header = 172;
     let size = (
         1500u32,
         (header + samples.len().max(1) as i32 * row_h + 10) as u32,
@@ -133,16 +133,11 @@ pub fn plot_probabilities(
             &text(19.0),
             (cx, 58),
         )?;
-        let note = format!(
-            "logits z: {logit_note}.   Bars: green = predicted and true, red = predicted but wrong, \
-             dark grey = the true class the model missed; \u{25B8} marks the true class"
-        );
-        text_centered(
-            root,
-            &note,
-            &text(16.0).color(&RGBColor(90, 90, 90)),
-            (cx, 90),
-        )?;
+        let grey = text(16.0).color(&RGBColor(90, 90, 90));
+        text_centered(root, &format!("logits z: {logit_note}"), &grey, (cx, 90))?;
+        let legend = "bars: green = predicted and true, red = predicted but wrong, \
+                      dark grey = the true class the model missed; \u{25B8} marks the true class";
+        text_centered(root, legend, &grey, (cx, 114))?;
         for (i, sample) in samples.iter().enumerate() {
             let top = header + i as i32 * row_h;
             if i > 0 {
