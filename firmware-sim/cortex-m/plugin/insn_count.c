@@ -6,9 +6,9 @@
  * (version 1, QEMU 7.2) used here are written out below.
  *
  * Arguments (-plugin insn_count.so,mark=0x...,stack_lo=0x...,stack_hi=0x...,out=FILE):
- *   mark      address whose every execution prints a line "mark <insns> <lowest>": the
- *             instructions executed so far and the lowest address stored to in
- *             [stack_lo, stack_hi) since the previous mark (stack_hi if none)
+ *   mark      address whose every execution prints a line "mark <insns> <lowest>" (in
+ *             decimal): the instructions executed so far and the lowest address stored
+ *             to in [stack_lo, stack_hi) since the previous mark (stack_hi if none)
  *   stack_lo, stack_hi   the stack region (optional; no store tracking without it)
  *   out       file for the report (default: stderr); a last line "total <insns>"
  * Build: gcc -O2 -shared -fPIC -o insn_count.so insn_count.c
@@ -54,7 +54,7 @@ static FILE *out;
 
 static void on_mark(unsigned int vcpu, void *userdata)
 {
-    fprintf(out, "mark %" PRIu64 " 0x%" PRIx64 "\n", insns, lowest);
+    fprintf(out, "mark %" PRIu64 " %" PRIu64 "\n", insns, lowest);
     lowest = stack_hi;
 }
 
