@@ -47,16 +47,19 @@ pub(crate) struct Conv<'a> {
 
 impl Conv<'_> {
     /// The 32 filters' accumulators at each of `P` patches (bias included, before ReLU).
+    ///
+    /// Each weight row (one tap, 32 filters) is loaded once and used for all `P` patches.
     #[inline(always)]
     pub(crate) fn accumulate<const P: usize>(&self, patches: &[Patch; P]) -> [[i32; FILTERS]; P] {
         let bias = self.params.biases();
         let mut acc = [bias; P];
         for (tap, row) in self.weights.iter().enumerate() {
+            let w: [i32; FILTERS] = row.map(|b| i32::from(b as i8));
             for (a, patch) in acc.iter_mut().zip(patches) {
                 let pixel = i32::from(patch.get(tap).copied().unwrap_or(0));
-                for (av, &w) in a.iter_mut().zip(row) {
+                for (av, &wv) in a.iter_mut().zip(&w) {
                     // |w * pixel| <= 127 * 255: the sum of 9 plus a bias cannot overflow.
-                    *av = av.wrapping_add(i32::from(w as i8).wrapping_mul(pixel));
+                    *av = av.wrapping_add(wv.wrapping_mul(pixel));
                 }
             }
         }

@@ -15,14 +15,30 @@ pub const BAND_POSITIONS: usize = 13;
 /// Activations per band (positions x channels).
 pub const BAND_LEN: usize = BAND_POSITIONS * FILTERS;
 
+/// Lanes of the partial sums in [`dot`]: one 256-bit vector of i16 products.
+const LANES: usize = 16;
+
 /// `sum(w[i] * x[i])` for int8 weights (stored as bytes) and non-negative activations.
+///
+/// Written as `LANES` independent partial sums over `LANES`-long chunks, added at the
+/// end: integer addition is associative, so the result is the plain sum, and this shape
+/// lets the compiler pair neighbouring lanes with one widening multiply-add
+/// (`vpmovsxbw` + `vpmaddwd` per 16 weights with AVX2) and reduce once per call.
 #[inline(always)]
 pub(crate) fn dot<const N: usize>(weights: &[u8; N], x: &[i16; N]) -> i32 {
-    // Each product is at most 127 * 255 in magnitude; a model's validated sizes keep
-    // the whole sum far from overflow.
-    weights.iter().zip(x).fold(0i32, |sum, (&w, &v)| {
+    let mut lanes = [0i32; LANES];
+    let (w_chunks, w_tail) = weights.as_chunks::<LANES>();
+    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
+    for (wc, xc) in w_chunks.iter().zip(x_chunks) {
+        for (lane, (&w, &v)) in lanes.iter_mut().zip(wc.iter().zip(xc)) {
+            // |w * v| <= 127 * 255; a validated model keeps every sum far from overflow.
+            *lane = lane.wrapping_add(i32::from(w as i8).wrapping_mul(i32::from(v)));
+        }
+    }
+    let tail = w_tail.iter().zip(x_tail).fold(0i32, |sum, (&w, &v)| {
         sum.wrapping_add(i32::from(w as i8).wrapping_mul(i32::from(v)))
-    })
+    });
+    lanes.iter().fold(tail, |sum, &lane| sum.wrapping_add(lane))
 }
 
 /// Adds one band's contribution to every hidden unit's accumulator.

@@ -155,6 +155,16 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// Wraps an I/O error with the path of the file it concerns.
+    /// An int8 model file is rejected by the core (corrupt, wrong version, bad shapes).
+    #[error("{}: {source}", path.display())]
+    ModelFile {
+        /// The model file (`<memory>` for bytes not yet written).
+        path: PathBuf,
+        /// The core's reason.
+        #[source]
+        source: picocnn::Error,
+    },
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

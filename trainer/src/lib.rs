@@ -3,9 +3,13 @@
 pub mod atomic;
 pub mod dataset;
 pub mod error;
+pub mod export;
 pub mod history;
 pub mod idx;
 pub mod kernels;
+pub mod network;
 pub mod optim;
 pub mod params;
+pub mod quantize;
+pub mod reference;
 pub mod report;
