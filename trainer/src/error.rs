@@ -136,6 +136,16 @@ pub enum Error {
         cols: u32,
     },
 
+    /// A training history file is not valid history JSON.
+    #[error("{}: not a training history: {source}", path.display())]
+    HistoryFile {
+        /// The `.history.json` file.
+        path: PathBuf,
+        /// The JSON parser's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+
     /// A plot could not be drawn or encoded (bad input data, or a drawing failure).
     #[error("{}: cannot draw plot: {message}", path.display())]
     Plot {
@@ -143,6 +153,16 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         message: String,
+    },
+
+    /// An int8 model file is rejected by the core (corrupt, wrong version, bad shapes).
+    #[error("{}: {source}", path.display())]
+    ModelFile {
+        /// The model file (`<memory>` for bytes not yet written).
+        path: PathBuf,
+        /// The core's reason.
+        #[source]
+        source: picocnn::Error,
     },
 
     /// The command line or a library call got an argument it cannot use.
@@ -155,16 +175,6 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// Wraps an I/O error with the path of the file it concerns.
-    /// An int8 model file is rejected by the core (corrupt, wrong version, bad shapes).
-    #[error("{}: {source}", path.display())]
-    ModelFile {
-        /// The model file (`<memory>` for bytes not yet written).
-        path: PathBuf,
-        /// The core's reason.
-        #[source]
-        source: picocnn::Error,
-    },
-
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

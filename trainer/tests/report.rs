@@ -312,3 +312,165 @@ fn comparison_is_a_png_and_shows_missing_values() {
     plot_comparison(&comparison, &path).unwrap();
     assert_drawn_png(&path, None);
 }
+
+/// Deterministic pseudo-random weights in `[-scale, scale)`.
+fn random_params(variant: Variant, seed: u64) -> trainer::params::Params {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut params = trainer::params::Params::zeros(variant);
+    for (t, tensor) in params.tensors_mut().into_iter().enumerate() {
+        let scale = [0.5, 0.05, 0.02, 0.05, 0.2, 0.05][t];
+        for w in tensor.iter_mut() {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let unit = (state >> 40) as f32 / (1u64 << 24) as f32;
+            *w = (unit * 2.0 - 1.0) * scale;
+        }
+    }
+    params
+}
+
+/// A folder with an exported int8 model and a history for both variants, and a data
+/// folder with a small synthetic MNIST test set.
+fn trained_folder(root: &Path, images: usize) -> (PathBuf, PathBuf) {
+    let data = root.join("data");
+    let models = root.join("models");
+    std::fs::create_dir_all(data.join("mnist")).unwrap();
+    std::fs::create_dir_all(&models).unwrap();
+    let labels: Vec<u8> = (0..images).map(|i| (i % CLASSES) as u8).collect();
+    let pixels: Vec<u8> = labels
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &l)| image(usize::from(l), i))
+        .collect();
+    trainer::idx::write_images(
+        &data.join("mnist/t10k-images-idx3-ubyte"),
+        &trainer::idx::Images {
+            count: images,
+            rows: IMAGE_SIDE,
+            cols: IMAGE_SIDE,
+            pixels: pixels.clone(),
+        },
+    )
+    .unwrap();
+    trainer::idx::write_labels(&data.join("mnist/t10k-labels-idx1-ubyte"), &labels).unwrap();
+    let split = trainer::dataset::Split::new(pixels, labels).unwrap();
+    for variant in Variant::ALL {
+        let checkpoint = trainer::params::Checkpoint {
+            dataset: Dataset::Mnist,
+            params: random_params(variant, variant as u64 + 7),
+        };
+        let calibration = trainer::quantize::calibrate(&checkpoint, &split, images).unwrap();
+        let model = trainer::quantize::quantize(&checkpoint, &calibration).unwrap();
+        let bytes = trainer::export::model_bytes(&model).unwrap();
+        std::fs::write(models.join(format!("{}.bin", variant.name())), bytes).unwrap();
+        let mut h = history(variant, 3);
+        h.dataset = Dataset::Mnist;
+        std::fs::write(
+            models.join(format!("{}.history.json", variant.name())),
+            serde_json::to_vec(&h).unwrap(),
+        )
+        .unwrap();
+    }
+    (models, data)
+}
+
+#[test]
+fn report_renders_every_plot_for_a_folder_of_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let (models, data) = trained_folder(dir.path(), 60);
+    let out = match std::env::var_os("PICOCNN_KEEP_PLOTS") {
+        Some(keep) => PathBuf::from(keep).join("report"),
+        None => dir.path().join("plots"),
+    };
+    let report = report::write_report(&models, &data, &out).unwrap();
+
+    let names: Vec<String> = report
+        .files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in [
+        "training-curves.png",
+        "nopool-predictions.png",
+        "nopool-probabilities.png",
+        "nopool-confusion.png",
+        "pool-predictions.png",
+        "pool-probabilities.png",
+        "pool-confusion.png",
+        "comparison.png",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    for file in &report.files {
+        assert!(file.starts_with(&out));
+        assert_drawn_png(file, None);
+    }
+
+    // The comparison holds what was measured: the core's accuracy on these 60 images
+    // (checked against the core run here), the file size, and Scratch's size.
+    assert_eq!(report.comparison.variants.len(), 2);
+    let test =
+        trainer::dataset::load_part(&data, Dataset::Mnist, trainer::dataset::Part::Test).unwrap();
+    for figures in &report.comparison.variants {
+        let bytes = std::fs::read(models.join(format!("{}.bin", figures.variant.name()))).unwrap();
+        let model = picocnn::Model::from_bytes(&bytes).unwrap();
+        let mut scratch = picocnn::Scratch::new();
+        let right = test
+            .iter()
+            .filter(|(image, label)| {
+                model.classify(*image, &mut scratch).unwrap().class == usize::from(*label)
+            })
+            .count();
+        assert_eq!(figures.accuracy_int8, Some(right as f64 / 60.0));
+        assert_eq!(figures.accuracy_f32, Some(0.9));
+        assert_eq!(figures.flash_bytes, Some(bytes.len()));
+        assert_eq!(figures.peak_ram_bytes, Some(picocnn::Scratch::BYTES));
+        assert_eq!(figures.seconds_per_epoch, Some(12.0));
+        assert!(figures.micros_per_inference.is_some_and(|us| us > 0.0));
+        // The summary's tensor bytes are what the core finds in a real file.
+        assert_eq!(
+            report::summary(figures.variant).int8_bytes(),
+            model.tensor_bytes()
+        );
+    }
+    let table = report.comparison.to_string();
+    assert!(
+        table.contains("A: no pooling") && table.contains("B: 2x2 max-pooling"),
+        "{table}"
+    );
+}
+
+#[test]
+fn report_names_the_missing_or_broken_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (models, data) = trained_folder(dir.path(), 20);
+    let out = dir.path().join("plots");
+
+    std::fs::write(models.join("pool.bin"), b"PCNN but not a model").unwrap();
+    let err = report::write_report(&models, &data, &out).unwrap_err();
+    assert!(matches!(err, Error::ModelFile { .. }), "{err}");
+    assert!(err.to_string().contains("pool.bin"), "{err}");
+
+    std::fs::remove_file(models.join("pool.bin")).unwrap();
+    let err = report::write_report(&models, &data, &out).unwrap_err();
+    assert!(
+        err.to_string().contains("pool.bin") && err.to_string().contains("export"),
+        "{err}"
+    );
+
+    std::fs::write(models.join("pool.history.json"), b"{\"variant\": 3}").unwrap();
+    std::fs::copy(models.join("nopool.bin"), models.join("pool.bin")).unwrap();
+    let err = report::write_report(&models, &data, &out).unwrap_err();
+    assert!(matches!(err, Error::HistoryFile { .. }), "{err}");
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = report::write_report(&empty, &data, &out).unwrap_err();
+    assert!(err.to_string().contains("no trained model"), "{err}");
+}

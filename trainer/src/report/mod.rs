@@ -5,6 +5,7 @@
 //! - Plots, each a function from plain data to a PNG file (written atomically):
 //!   [`plot_training_curves`], [`plot_prediction_grid`], [`plot_probabilities`],
 //!   [`plot_confusion`], [`plot_comparison`].
+//! - [`write_report`]: all of them for a folder of trained models (`trainer report`).
 //!
 //! Plots are drawn with `plotters` into an in-memory bitmap with a font compiled into the
 //! binary, so they need nothing installed on the machine.
@@ -13,6 +14,7 @@ mod canvas;
 mod comparison;
 mod confusion;
 mod curves;
+mod render;
 mod samples;
 pub mod summary;
 
@@ -21,6 +23,7 @@ use picocnn::Variant;
 pub use comparison::{Comparison, VariantFigures, plot_comparison};
 pub use confusion::{Confusion, plot_confusion};
 pub use curves::plot_training_curves;
+pub use render::{HISTORY_SUFFIX, ModelFiles, Report, find_models, read_history, write_report};
 pub use samples::{Sample, plot_prediction_grid, plot_probabilities};
 pub use summary::{Summary, summary};
 
