@@ -1,17 +1,21 @@
-//! The `weights.bin` file: a postcard-encoded [`ModelFile`] followed by a CRC32.
+//! The `weights.bin` file: a short header, a postcard-encoded [`ModelFile`], a CRC32.
 //!
 //! Layout, in order (postcard: integers as varints, `f32` as 4 little-endian bytes, byte
 //! strings and `str` as a varint length then the bytes, arrays without a length):
 //!
 //! | field | content |
 //! |---|---|
-//! | `magic` | the 4 bytes [`MAGIC`] (`PCNN`) |
-//! | `version` | [`FORMAT_VERSION`] |
+//! | magic | the 4 bytes [`MAGIC`] (`PCNN`) |
+//! | version | [`FORMAT_VERSION`], varint |
+//! | length | bytes of the [`ModelFile`] that follows, varint |
 //! | `variant`, `dataset` | codes, see [`Variant::code`], [`Dataset::code`] |
 //! | `class_names` | ten strings |
 //! | `input_scale`, `input_zero_point` | input quantization: `1/255`, `-128` (`q = pixel - 128`) |
 //! | `conv`, `hidden`, `output` | one [`LayerFile`] each |
 //! | CRC32 | 4 bytes, little-endian: CRC-32 (ISO-HDLC, as zlib) of every byte before it |
+//!
+//! The header lets a reader check, before parsing anything, that the file is complete
+//! (its length), intact (the CRC) and of a version it knows.
 //!
 //! Tensors are stored as raw byte strings so that [`Model`](crate::Model) borrows them in
 //! place (from flash on a microcontroller): int8 weights as bytes, int32 values as 4
@@ -72,13 +76,10 @@ pub struct LayerFile<'a> {
     pub out_zero_point: i8,
 }
 
-/// Everything in a model file except the trailing checksum, borrowing its tensors.
+/// The contents of a model file between its header and its checksum, borrowing the
+/// tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile<'a> {
-    /// Must be [`MAGIC`].
-    pub magic: [u8; 4],
-    /// Must be [`FORMAT_VERSION`].
-    pub version: u16,
     /// [`Variant::code`] of the network.
     pub variant: u8,
     /// [`Dataset::code`] of the training data.
@@ -101,15 +102,43 @@ pub struct ModelFile<'a> {
     pub output: LayerFile<'a>,
 }
 
-/// Just the start of a file, decoded first so that a newer version is reported as such.
-#[derive(Deserialize)]
-struct Header {
-    magic: [u8; 4],
-    version: u16,
+/// Longest header: magic, a 3-byte varint version, a 5-byte varint length.
+const MAX_HEADER: usize = 4 + 3 + 5;
+
+/// Appends `value` as a postcard (LEB128) varint; returns the new length.
+fn put_varint(out: &mut [u8], mut at: usize, mut value: u32) -> Option<usize> {
+    loop {
+        let low = (value & 0x7f) as u8;
+        value >>= 7;
+        *out.get_mut(at)? = if value == 0 { low } else { low | 0x80 };
+        at += 1;
+        if value == 0 {
+            return Some(at);
+        }
+    }
+}
+
+/// The magic, version and payload length at the start of a file, and where the payload
+/// starts.
+fn read_header(bytes: &[u8]) -> Result<(u16, u32, usize)> {
+    let prefix = bytes.get(..MAGIC.len()).unwrap_or(bytes);
+    if MAGIC.get(..prefix.len()) != Some(prefix) {
+        return Err(Error::ModelBadMagic);
+    }
+    let rest = bytes.get(MAGIC.len()..).ok_or(Error::ModelTruncated)?;
+    let (version, rest) = postcard::take_from_bytes::<u16>(rest).map_err(decode_error)?;
+    if version != FORMAT_VERSION {
+        return Err(Error::ModelVersion {
+            found: version,
+            expected: FORMAT_VERSION,
+        });
+    }
+    let (length, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
+    Ok((version, length, bytes.len() - rest.len()))
 }
 
 impl<'a> ModelFile<'a> {
-    /// Encodes the model followed by its CRC32 into `out`; returns the bytes written.
+    /// Encodes the header, the model and its CRC32 into `out`; returns the bytes written.
     ///
     /// No validation happens here: [`Model::from_bytes`](crate::Model::from_bytes) on the
     /// result is the check.
@@ -117,57 +146,63 @@ impl<'a> ModelFile<'a> {
     /// # Errors
     /// [`Error::EncodeBufferTooSmall`] if `out` cannot hold the encoding.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize> {
-        let body_len = postcard::to_slice(self, out)
+        let scratch = out
+            .get_mut(MAX_HEADER..)
+            .ok_or(Error::EncodeBufferTooSmall)?;
+        let payload_len = postcard::to_slice(self, scratch)
             .map_err(|_| Error::EncodeBufferTooSmall)?
             .len();
+        let length = u32::try_from(payload_len).map_err(|_| Error::EncodeBufferTooSmall)?;
+        let header = out
+            .get_mut(..MAGIC.len())
+            .ok_or(Error::EncodeBufferTooSmall)?;
+        header.copy_from_slice(&MAGIC);
+        let at = put_varint(out, MAGIC.len(), u32::from(FORMAT_VERSION))
+            .and_then(|at| put_varint(out, at, length))
+            .ok_or(Error::EncodeBufferTooSmall)?;
+        out.copy_within(MAX_HEADER..MAX_HEADER + payload_len, at);
+        let body_len = at + payload_len;
         let (body, rest) = out.split_at_mut(body_len);
         let crc = crc32(body).to_le_bytes();
-        let tail = rest
-            .get_mut(..CRC_BYTES)
-            .ok_or(Error::EncodeBufferTooSmall)?;
-        tail.copy_from_slice(&crc);
+        rest.get_mut(..CRC_BYTES)
+            .ok_or(Error::EncodeBufferTooSmall)?
+            .copy_from_slice(&crc);
         Ok(body_len + CRC_BYTES)
     }
 
-    /// Decodes a file: magic, version, structure, exact length and checksum, in that
-    /// order. Values (codes, shapes, parameter ranges) are checked by
+    /// Checks a file's header, length and checksum, in that order, then decodes it.
+    /// Values (codes, shapes, parameter ranges) are checked by
     /// [`Model::from_bytes`](crate::Model::from_bytes).
     ///
     /// # Errors
     /// [`Error::ModelBadMagic`], [`Error::ModelVersion`], [`Error::ModelTruncated`],
-    /// [`Error::ModelChecksum`], [`Error::ModelMalformed`] or [`Error::ModelTrailingBytes`].
+    /// [`Error::ModelTrailingBytes`], [`Error::ModelChecksum`] or
+    /// [`Error::ModelMalformed`] (a checksum-valid file that does not decode).
     pub fn decode(bytes: &'a [u8]) -> Result<Self> {
-        let prefix = bytes.get(..MAGIC.len()).unwrap_or(bytes);
-        if MAGIC.get(..prefix.len()) != Some(prefix) {
-            return Err(Error::ModelBadMagic);
-        }
-        let header: Header = postcard::from_bytes(bytes).map_err(decode_error)?;
-        if header.magic != MAGIC {
-            return Err(Error::ModelBadMagic);
-        }
-        if header.version != FORMAT_VERSION {
-            return Err(Error::ModelVersion {
-                found: header.version,
-                expected: FORMAT_VERSION,
-            });
-        }
-        let (file, rest) = match postcard::take_from_bytes::<ModelFile<'a>>(bytes) {
-            Ok(decoded) => decoded,
-            Err(postcard::Error::DeserializeUnexpectedEnd) => return Err(Error::ModelTruncated),
-            Err(_) => {
-                // Undecodable: corruption if the checksum disagrees, else a writer bug.
-                check_crc(bytes)?;
-                return Err(Error::ModelMalformed);
-            }
-        };
-        if rest.len() < CRC_BYTES {
+        let (_, length, start) = read_header(bytes)?;
+        let expected = usize::try_from(length)
+            .ok()
+            .and_then(|l| l.checked_add(start + CRC_BYTES))
+            .ok_or(Error::ModelTruncated)?;
+        if bytes.len() < expected {
             return Err(Error::ModelTruncated);
         }
-        if rest.len() > CRC_BYTES {
+        if bytes.len() > expected {
             return Err(Error::ModelTrailingBytes);
         }
-        check_crc(bytes)?;
-        Ok(file)
+        let (body, tail) = bytes.split_at(expected - CRC_BYTES);
+        let mut stored = [0u8; CRC_BYTES];
+        stored.copy_from_slice(tail);
+        let stored = u32::from_le_bytes(stored);
+        let computed = crc32(body);
+        if stored != computed {
+            return Err(Error::ModelChecksum { stored, computed });
+        }
+        let payload = body.get(start..).ok_or(Error::ModelMalformed)?;
+        match postcard::take_from_bytes::<ModelFile<'a>>(payload) {
+            Ok((file, [])) => Ok(file),
+            _ => Err(Error::ModelMalformed),
+        }
     }
 }
 
@@ -175,24 +210,6 @@ fn decode_error(error: postcard::Error) -> Error {
     match error {
         postcard::Error::DeserializeUnexpectedEnd => Error::ModelTruncated,
         _ => Error::ModelMalformed,
-    }
-}
-
-/// Compares the last four bytes of `bytes` with the CRC32 of the rest.
-fn check_crc(bytes: &[u8]) -> Result<()> {
-    let split = bytes
-        .len()
-        .checked_sub(CRC_BYTES)
-        .ok_or(Error::ModelTruncated)?;
-    let (body, tail) = bytes.split_at(split);
-    let mut stored = [0u8; CRC_BYTES];
-    stored.copy_from_slice(tail);
-    let stored = u32::from_le_bytes(stored);
-    let computed = crc32(body);
-    if stored == computed {
-        Ok(())
-    } else {
-        Err(Error::ModelChecksum { stored, computed })
     }
 }
 

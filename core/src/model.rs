@@ -3,7 +3,7 @@
 use crate::conv::{ChannelParams, Conv, Patch, patch};
 use crate::dense::{BAND_LEN, BAND_POSITIONS, accumulate_band, dot};
 use crate::error::{Error, Result};
-use crate::format::{FORMAT_VERSION, LayerFile, ModelFile};
+use crate::format::{LayerFile, ModelFile};
 use crate::pool::max_pool;
 use crate::quant::{MAX_SHIFT, MIN_SHIFT};
 use crate::shape::{
@@ -198,7 +198,7 @@ fn layer_bytes(layer: &LayerFile<'_>) -> usize {
 impl<'a> Model<'a> {
     /// Validates a model file once and borrows its tensors in place.
     ///
-    /// Checks, in order: magic, format version, structure and length, CRC32, variant and
+    /// Checks, in order: magic, format version, length, CRC32, structure, variant and
     /// dataset codes, every tensor's length for the variant, and every quantization
     /// parameter's range. After this, [`Model::classify`] cannot fail except on the image
     /// length.
@@ -210,7 +210,6 @@ impl<'a> Model<'a> {
     /// [`Error::ModelQuantization`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
         let file = ModelFile::decode(bytes)?;
-        debug_assert_eq!(file.version, FORMAT_VERSION);
         let variant = Variant::from_code(file.variant)?;
         let dataset = Dataset::from_code(file.dataset)?;
         if file.input_zero_point != INPUT_ZERO_POINT {

@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use picocnn::dense::{BAND_LEN, BAND_POSITIONS};
-use picocnn::format::{FORMAT_VERSION, LayerFile, MAGIC, ModelFile};
+use picocnn::format::{LayerFile, ModelFile};
 use picocnn::shape::{CLASSES, FILTERS, HIDDEN, KERNEL_TAPS};
 use picocnn::{Model, Scratch};
 use rayon::prelude::*;
@@ -171,8 +171,6 @@ pub fn model_bytes(model: &QuantModel) -> Result<Vec<u8>> {
     );
     let output = LayerBytes::new(&model.output, output_order(&model.output));
     let file = ModelFile {
-        magic: MAGIC,
-        version: FORMAT_VERSION,
         variant: model.variant.code(),
         dataset: model.dataset.code(),
         class_names: model.dataset.class_names(),
