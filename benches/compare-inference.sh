@@ -10,8 +10,10 @@
 # --keras-models DIR: use DIR/keras-{A,B}.keras (from keras_train.py --save) for TFLite
 # instead of training each variant for one epoch here. The weights' values do not change
 # the timing of either engine; they only change the accuracies TFLite reports.
-# picocnn's figure is criterion's mean; TFLite's is the median of --runs invokes and
-# includes Python's call overhead (measured and printed, ~3 us).
+# picocnn's figure is the time criterion prints (its slope estimate); TFLite's is the
+# median of --runs invokes and includes Python's call overhead (measured, printed, ~3 us).
+# The bench reads $PICOCNN_BENCH_WEIGHTS_DIR/{nopool,pool}.bin when set, else synthetic
+# weights (see benches/classify.rs); the time does not depend on the weights' values.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
     --dataset) dataset=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -74,8 +76,10 @@ for dirpath, _, files in os.walk(root):
     if v in found:
         print(f"note: {full_id!r} and {found[v]['id']!r} both look like variant {v}; keeping the first", file=sys.stderr)
         continue
-    mean = json.load(open(est))["mean"]["point_estimate"]
-    found[v] = {"id": full_id, "mean_ns": mean}
+    e = json.load(open(est))
+    # The figure criterion prints: the slope of its linear sampling, else the mean.
+    headline = (e.get("slope") or e["mean"])["point_estimate"]
+    found[v] = {"id": full_id, "ns": headline, "median_ns": e["median"]["point_estimate"]}
     json.dump(found[v], open(os.path.join(out, f"criterion-{v}.json"), "w"))
 if not found:
     sys.exit("error: no classify bench results found under " + root)

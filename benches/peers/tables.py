@@ -70,7 +70,7 @@ def inference(folder):
         row = {"variant": variant}
         crit = load_or_none(os.path.join(folder, f"criterion-{variant}.json"), lambda p: json.load(open(p)))
         if crit is not None:
-            row["picocnn_us"] = crit["mean_ns"] / 1000.0
+            row["picocnn_us"] = crit["ns"] / 1000.0
         tfl = load_or_none(os.path.join(folder, f"tflite-{variant}.jsonl"), json_lines)
         for record in tfl or []:
             if record.get("event") == "timing":
@@ -100,7 +100,7 @@ def inference(folder):
         )
     overhead = next((r["python_overhead_us"] for r in rows if r.get("python_overhead_us")), None)
     if overhead:
-        print(f"(TFLite figures include ~{overhead:.1f} us of Python call overhead per image; picocnn's is criterion's mean)")
+        print(f"(TFLite figures include ~{overhead:.1f} us of Python call overhead per image; picocnn's is criterion's estimate)")
     print(json.dumps({"event": "inference", "rows": rows}))
     return 0 if rows else 1
 
