@@ -4,28 +4,31 @@
 # its default XNNPACK delegate and with builtin kernels only), one image at a time on one
 # thread, for both variants; prints microseconds per image and the ratios.
 #
-#   benches/compare-inference.sh [--runs N] [--keras-models DIR] [--dataset mnist|fashion]
-#                                [--data DIR] [--keep DIR]
+#   benches/compare-inference.sh [--rounds N] [--runs N] [--keras-models DIR]
+#                                [--dataset mnist|fashion] [--data DIR] [--keep DIR]
 #
-# --keras-models DIR: use DIR/keras-{A,B}.keras (from keras_train.py --save) for TFLite
-# instead of training each variant for one epoch here. The weights' values do not change
-# the timing of either engine; they only change the accuracies TFLite reports.
+# The two sides alternate for --rounds rounds (default 3) and each side's best round is
+# kept, so a burst of load on a shared machine does not land on one side only.
+# --keras-models DIR: convert DIR/keras-{A,B}.keras (from keras_train.py --save) for TFLite
+# instead of training each variant for one epoch here. The weights' values change neither
+# engine's time, only the accuracies TFLite reports.
 # picocnn's figure is the time criterion prints (its slope estimate); TFLite's is the
 # median of --runs invokes and includes Python's call overhead (measured, printed, ~3 us).
 # The bench reads $PICOCNN_BENCH_WEIGHTS_DIR/{nopool,pool}.bin when set, else synthetic
-# weights (see benches/classify.rs); the time does not depend on the weights' values.
+# weights (see benches/classify.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runs=5000 models= dataset=mnist data=${PICOCNN_DATA:-data} keep=
+rounds=3 runs=5000 models= dataset=mnist data=${PICOCNN_DATA:-data} keep=
 while [ $# -gt 0 ]; do
   case $1 in
+    --rounds) rounds=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --keras-models) models=$2; shift 2 ;;
     --dataset) dataset=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,64 +43,70 @@ else
   trap 'rm -rf "$out"' EXIT
 fi
 
+# run_logged STDOUT STDERR CMD...: on failure shows the tail of both and stops.
+run_logged() {
+  local stdout=$1 stderr=$2
+  shift 2
+  if ! "$@" >"$stdout" 2>"$stderr"; then
+    echo "error: '$*' failed; last lines of its output:" >&2
+    tail -n 15 "$stdout" "$stderr" >&2
+    exit 1
+  fi
+}
+
+echo "building the classify bench..." >&2
+run_logged "$out/build.log" "$out/build.err" cargo bench --locked --bench classify --no-run
+
+# Converts each variant once (round 1 also reports TFLite's accuracy and size).
+for variant in A B; do
+  flag=()
+  [ "$variant" = B ] && flag=(--pooling)
+  model=() source="after one epoch of Keras"
+  if [ -n "$models" ]; then
+    model=(--model "$models/keras-$variant.keras") source="from $models/keras-$variant.keras"
+  fi
+  echo "variant $variant: converting to TFLite int8 ($source)..." >&2
+  run_logged "$out/tflite-$variant-r1.jsonl" "$out/tflite-$variant-r1.err" "$py" benches/peers/tflite_infer.py \
+    "${flag[@]}" "${model[@]}" --dataset "$dataset" --data "$data" --runs "$runs" \
+    --save-tflite "$out/$variant.tflite"
+done
+
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; a busy machine skews both sides)" >&2
-echo "picocnn: cargo bench --bench classify ..." >&2
-stamp=$out/.bench-start
-touch "$stamp"
-if ! cargo bench --locked --bench classify -- --noplot >"$out/criterion.log" 2>&1; then
-  echo "error: cargo bench --bench classify failed; last lines:" >&2
-  tail -n 15 "$out/criterion.log" >&2
-  exit 1
-fi
-# Criterion leaves <target>/criterion/<group>/<bench>/new/{benchmark,estimates}.json;
-# take this run's ones and file them under the variant their id names.
-"$py" - "$target/criterion" "$stamp" "$out" <<'EOF'
-import json, os, re, sys
-root, stamp, out = sys.argv[1], os.path.getmtime(sys.argv[2]), sys.argv[3]
-def variant(full_id):
-    words = re.split(r"[/_\- ]+", full_id.lower())
-    if "a" in words or "nopool" in words or "no" in words and "pool" in words:
-        return "A"
-    if "b" in words or "pool" in words or "pooling" in words:
-        return "B"
-    return None
-found = {}
-for dirpath, _, files in os.walk(root):
-    if os.path.basename(dirpath) != "new" or "estimates.json" not in files:
-        continue
-    est = os.path.join(dirpath, "estimates.json")
-    if os.path.getmtime(est) < stamp:
-        continue
-    full_id = json.load(open(os.path.join(dirpath, "benchmark.json")))["full_id"]
-    v = variant(full_id)
-    if v is None or not full_id.lower().startswith("classify"):
-        print(f"note: criterion bench {full_id!r} is not a classify/<variant> bench, ignored", file=sys.stderr)
-        continue
-    if v in found:
-        print(f"note: {full_id!r} and {found[v]['id']!r} both look like variant {v}; keeping the first", file=sys.stderr)
+for round in $(seq 1 "$rounds"); do
+  echo "round $round/$rounds: picocnn (criterion)..." >&2
+  stamp=$out/.round-$round
+  touch "$stamp"
+  run_logged "$out/criterion-r$round.log" "$out/criterion-r$round.err" \
+    cargo bench --locked --bench classify -- --noplot --warm-up-time 1 --measurement-time 3
+  # Criterion leaves <target>/criterion/classify/<variant>/new/{benchmark,estimates}.json.
+  "$py" - "$target/criterion" "$stamp" "$out" "$round" <<'EOF'
+import json, os, sys
+root, stamp, out, rnd = sys.argv[1], os.path.getmtime(sys.argv[2]), sys.argv[3], sys.argv[4]
+names = {"nopool": "A", "pool": "B"}  # Variant::name() in picocnn
+found = 0
+for bench, v in names.items():
+    new = os.path.join(root, "classify", bench, "new")
+    est = os.path.join(new, "estimates.json")
+    if not os.path.exists(est) or os.path.getmtime(est) < stamp:
         continue
     e = json.load(open(est))
     # The figure criterion prints: the slope of its linear sampling, else the mean.
     headline = (e.get("slope") or e["mean"])["point_estimate"]
-    found[v] = {"id": full_id, "ns": headline, "median_ns": e["median"]["point_estimate"]}
-    json.dump(found[v], open(os.path.join(out, f"criterion-{v}.json"), "w"))
-if not found:
-    sys.exit("error: no classify bench results found under " + root)
+    record = {"id": f"classify/{bench}", "ns": headline, "median_ns": e["median"]["point_estimate"]}
+    json.dump(record, open(os.path.join(out, f"criterion-{v}-r{rnd}.json"), "w"))
+    found += 1
+if found == 0:
+    sys.exit(f"error: no fresh classify/{{nopool,pool}} results under {root}")
 EOF
-
-for variant in A B; do
-  flag=()
-  [ "$variant" = B ] && flag=(--pooling)
-  model=()
-  if [ -n "$models" ]; then
-    model=(--model "$models/keras-$variant.keras")
-  fi
-  echo "variant $variant: TFLite int8 (XNNPACK and builtin)..." >&2
-  if ! "$py" benches/peers/tflite_infer.py "${flag[@]}" "${model[@]}" --dataset "$dataset" --data "$data" \
-    --runs "$runs" >"$out/tflite-$variant.jsonl" 2>"$out/tflite-$variant.err"; then
-    echo "error: tflite_infer.py failed for variant $variant; last lines:" >&2
-    tail -n 15 "$out/tflite-$variant.err" >&2
-    exit 1
+  if [ "$round" -gt 1 ]; then
+    for variant in A B; do
+      flag=()
+      [ "$variant" = B ] && flag=(--pooling)
+      echo "round $round/$rounds: TFLite variant $variant..." >&2
+      run_logged "$out/tflite-$variant-r$round.jsonl" "$out/tflite-$variant-r$round.err" "$py" \
+        benches/peers/tflite_infer.py "${flag[@]}" --tflite "$out/$variant.tflite" --dataset "$dataset" \
+        --data "$data" --runs "$runs"
+    done
   fi
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)" >&2

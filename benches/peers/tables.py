@@ -1,7 +1,7 @@
 """Side-by-side tables for benches/compare-*.sh, from the files one run left in a folder.
 
   tables.py training DIR   reads DIR/ours-{A,B}.history.json and DIR/keras-{A,B}.jsonl
-  tables.py inference DIR  reads DIR/criterion-{A,B}.json and DIR/tflite-{A,B}.jsonl
+  tables.py inference DIR  reads DIR/criterion-{A,B}-r<round>.json and DIR/tflite-{A,B}-r<round>.jsonl
 
 Prints a table for people and, last, one JSON line with the same figures for scripts.
 Only the standard library: it runs with any python3.
@@ -65,21 +65,35 @@ def training(folder):
 
 
 def inference(folder):
+    """Each side's best round: the least disturbed by other load on the machine."""
+    names = sorted(os.listdir(folder))
     rows = []
     for variant in ("A", "B"):
         row = {"variant": variant}
-        crit = load_or_none(os.path.join(folder, f"criterion-{variant}.json"), lambda p: json.load(open(p)))
-        if crit is not None:
-            row["picocnn_us"] = crit["ns"] / 1000.0
-        tfl = load_or_none(os.path.join(folder, f"tflite-{variant}.jsonl"), json_lines)
-        for record in tfl or []:
-            if record.get("event") == "timing":
-                key = "builtin" if record["engine"] == "tflite-builtin" else "xnnpack"
-                row[f"{key}_us"] = record["us_per_image"]
-                row["python_overhead_us"] = record.get("overhead_us")
-            elif record.get("event") == "model":
-                row["tflite_bytes"] = record["tflite_bytes"]
-                row["tflite_drop_pp"] = record["drop_pp"]
+        picocnn = [
+            json.load(open(os.path.join(folder, n)))["ns"] / 1000.0
+            for n in names
+            if n.startswith(f"criterion-{variant}-r") and n.endswith(".json")
+        ]
+        engines = {"builtin": [], "xnnpack": []}
+        for n in names:
+            if not (n.startswith(f"tflite-{variant}-r") and n.endswith(".jsonl")):
+                continue
+            for record in json_lines(os.path.join(folder, n)):
+                if record.get("event") == "timing":
+                    key = "builtin" if record["engine"] == "tflite-builtin" else "xnnpack"
+                    engines[key].append(record["us_per_image"])
+                    if record.get("overhead_us"):
+                        row["python_overhead_us"] = record["overhead_us"]
+                elif record.get("event") == "model":
+                    row["tflite_bytes"] = record["tflite_bytes"]
+                    row["tflite_f32_accuracy"] = record["f32_accuracy"]
+                    row["tflite_int8_accuracy"] = record["int8_accuracy"]
+                    row["tflite_drop_pp"] = record["drop_pp"]
+        for key, samples in (("picocnn", picocnn), *engines.items()):
+            if samples:
+                row[f"{key}_us"] = min(samples)
+                row[f"{key}_rounds_us"] = samples
         if len(row) == 1:
             continue
         for key in ("builtin", "xnnpack"):
@@ -90,7 +104,8 @@ def inference(folder):
     def cell(value, fmt):
         return format(value, fmt) if isinstance(value, (int, float)) else "-"
 
-    print("Inference, int8, one image, one thread, microseconds per image")
+    rounds = max((len(r.get("picocnn_rounds_us", [])) for r in rows), default=0)
+    print(f"Inference, int8, one image, one thread, microseconds per image (best of {rounds} rounds)")
     print(f"{'variant':<8} {'picocnn':>9} {'TFLite builtin':>15} {'TFLite XNNPACK':>15} {'ours/builtin':>13} {'ours/XNNPACK':>13}")
     for r in rows:
         print(
@@ -98,6 +113,12 @@ def inference(folder):
             f" {cell(r.get('xnnpack_us'), '15.1f')} {cell(r.get('ratio_vs_builtin'), '12.2f') + 'x':>13}"
             f" {cell(r.get('ratio_vs_xnnpack'), '12.2f') + 'x':>13}"
         )
+    for r in rows:
+        if "tflite_bytes" in r:
+            print(
+                f"TFLite {r['variant']}: {r['tflite_bytes']:,} bytes .tflite, test accuracy f32 "
+                f"{100 * r['tflite_f32_accuracy']:.2f} % -> int8 {100 * r['tflite_int8_accuracy']:.2f} %"
+            )
     overhead = next((r["python_overhead_us"] for r in rows if r.get("python_overhead_us")), None)
     if overhead:
         print(f"(TFLite figures include ~{overhead:.1f} us of Python call overhead per image; picocnn's is criterion's estimate)")

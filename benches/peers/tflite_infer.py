@@ -42,6 +42,11 @@ def parse_args():
     p.add_argument("--runs", type=int, default=5000, help="timed single-image invokes per engine (default 5000)")
     p.add_argument("--warmup", type=int, default=500, help="untimed invokes first (default 500)")
     p.add_argument("--save-tflite", metavar="PATH", help="keep the converted .tflite file")
+    p.add_argument(
+        "--tflite",
+        metavar="PATH",
+        help="time this converted model (from --save-tflite) and nothing else: no TensorFlow, no accuracy",
+    )
     return p.parse_args()
 
 
@@ -132,17 +137,37 @@ def call_overhead(tf, np, litert, runs, warmup):
     return time_single(np, interp, inputs, runs, warmup)["us_per_image"]
 
 
+def time_engines(np, litert, content, variant, test_f32, args, overhead):
+    for engine, builtin_only in (("tflite-xnnpack", False), ("tflite-builtin", True)):
+        interp = interpreter(litert, content, builtin_only)
+        inputs = quantize_input(np, interp, test_f32[:1000])[:, None, ...]
+        stats = time_single(np, interp, inputs, args.runs, args.warmup)
+        emit({"event": "timing", "variant": variant, "engine": engine, "threads": 1, **stats, "overhead_us": overhead})
+
+
 def main():
     args = parse_args()
     (train_x, train_y), (test_x, test_y) = idx.load(args.data, args.dataset)
 
     import numpy as np
-    import tensorflow as tf
     from ai_edge_litert import interpreter as litert
 
     variant = "B" if args.pooling else "A"
-    x = (train_x.astype("float32") / 255.0)[..., None]
     xt = (test_x.astype("float32") / 255.0)[..., None]
+
+    if args.tflite:
+        with open(args.tflite, "rb") as f:
+            content = f.read()
+        # Variant B is the one with a pooled 13x13x32 tensor.
+        shapes = {tuple(t["shape"]) for t in interpreter(litert, content, True).get_tensor_details()}
+        if ((1, 13, 13, 32) in shapes) != args.pooling:
+            idx.fail(f"{args.tflite}: not a variant {variant} model")
+        time_engines(np, litert, content, variant, xt, args, None)
+        return
+
+    import tensorflow as tf
+
+    x = (train_x.astype("float32") / 255.0)[..., None]
     yt = test_y.astype("int64")
 
     if args.model:
@@ -189,11 +214,7 @@ def main():
     )
 
     overhead = call_overhead(tf, np, litert, args.runs, args.warmup)
-    for engine, builtin_only in (("tflite-xnnpack", False), ("tflite-builtin", True)):
-        interp = interpreter(litert, content, builtin_only)
-        inputs = quantize_input(np, interp, xt[:1000])[:, None, ...]
-        stats = time_single(np, interp, inputs, args.runs, args.warmup)
-        emit({"event": "timing", "variant": variant, "engine": engine, "threads": 1, **stats, "overhead_us": overhead})
+    time_engines(np, litert, content, variant, xt, args, overhead)
 
 
 if __name__ == "__main__":
