@@ -146,6 +146,10 @@ pub fn read_images(path: &Path) -> Result<Images> {
 /// As [`read_images`], plus [`Error::LabelOutOfRange`] for the first label above 9.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
     let (_, labels) = read_idx(path, Kind::Labels)?;
+    check_labels(path, labels)
+}
+
+fn check_labels(path: &Path, labels: Vec<u8>) -> Result<Vec<u8>> {
     if let Some((index, &value)) = labels.iter().enumerate().find(|(_, l)| **l > MAX_LABEL) {
         return Err(Error::LabelOutOfRange {
             path: path.to_owned(),
@@ -229,7 +233,48 @@ fn read_idx(path: &Path, kind: Kind) -> Result<(Header, Vec<u8>)> {
     let file = File::open(path).map_err(file_err)?;
     let file_len = file.metadata().map_err(file_err)?.len();
     // A large buffer: the data is read in one long stream, 47 MB for MNIST's training set.
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    decode_idx(
+        BufReader::with_capacity(1 << 20, file),
+        file_len,
+        path,
+        kind,
+    )
+}
+
+/// Parses an IDX image file already in memory (raw or gzip), exactly as [`read_images`]
+/// parses a file; `path` only names the source in errors.
+///
+/// # Errors
+/// As [`read_images`], except that I/O errors cannot occur.
+pub fn parse_images(bytes: &[u8], path: &Path) -> Result<Images> {
+    let (header, pixels) = decode_idx(bytes, bytes.len() as u64, path, Kind::Images)?;
+    Ok(Images {
+        count: usize_from(header.count),
+        rows: usize_from(header.rows),
+        cols: usize_from(header.cols),
+        pixels,
+    })
+}
+
+/// Parses an IDX label file already in memory (raw or gzip), exactly as [`read_labels`]
+/// parses a file; `path` only names the source in errors.
+///
+/// # Errors
+/// As [`read_labels`], except that I/O errors cannot occur.
+pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let (_, labels) = decode_idx(bytes, bytes.len() as u64, path, Kind::Labels)?;
+    check_labels(path, labels)
+}
+
+/// Recognises gzip in `reader` (whose raw length is `file_len`) and returns the checked
+/// header and the data after it.
+fn decode_idx(
+    mut reader: impl BufRead,
+    file_len: u64,
+    path: &Path,
+    kind: Kind,
+) -> Result<(Header, Vec<u8>)> {
+    let file_err = |e| Error::io(path, e);
     let is_gzip = reader
         .fill_buf()
         .map_err(file_err)?

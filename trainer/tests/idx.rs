@@ -495,6 +495,23 @@ proptest! {
             prop_assert_eq!(images.pixels.len(), 24);
         }
     }
+
+    /// Parsing bytes in memory gives exactly what reading them from a file gives, error
+    /// messages included (the fuzz targets rely on it: they call the in-memory parsers).
+    #[test]
+    fn parsing_bytes_matches_reading_the_file(pos in 0usize..(16 + 2 * 12), value: u8, gz: bool) {
+        let s = Scratch::new();
+        let mut raw = image_file([2, 3, 4], &[9; 24]);
+        raw[pos] = value;
+        let bytes = if gz { gzip(&raw) } else { raw };
+        let path = s.file("same", &bytes);
+        let from_file = idx::read_images(&path).map_err(|e| e.to_string());
+        let parsed = idx::parse_images(&bytes, &path).map_err(|e| e.to_string());
+        prop_assert_eq!(from_file, parsed);
+        let from_file = idx::read_labels(&path).map_err(|e| e.to_string());
+        let parsed = idx::parse_labels(&bytes, &path).map_err(|e| e.to_string());
+        prop_assert_eq!(from_file, parsed);
+    }
 }
 
 #[test]
