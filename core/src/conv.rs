@@ -1,15 +1,25 @@
-//! The 3x3 convolution (32 filters, one input channel) with its ReLU, one position at a time.
+//! The 3x3 convolution (32 filters, one input channel) with its ReLU, a few positions at a
+//! time.
 //!
 //! The input's zero point is -128, so `q - zero_point` is the raw pixel: accumulators are
-//! `bias + sum(w * pixel)` over the 9 taps, with int8 weights read in place in the layout
-//! `[tap][filter]`, so each tap updates all 32 filter accumulators from one contiguous
-//! 32-byte row (one vector multiply-add per 8 or 16 filters).
+//! `bias + sum(w * pixel)` over the 9 taps. Weights are read in place in the layout
+//! `[group 4][tap 9][filter 8]`: a group's 8 accumulators per position fill one 256-bit
+//! register, and each 8-weight row is loaded once for all the positions being computed
+//! (the 4 positions of a pooling window, or one position).
 
 use crate::quant::relu_requantize_raw;
-use crate::shape::{FILTERS, KERNEL_TAPS};
+use crate::shape::{FILTERS, KERNEL_SIDE, KERNEL_TAPS};
+
+/// Filters whose accumulators are computed together.
+pub(crate) const GROUP: usize = 8;
+/// Filter groups.
+pub(crate) const GROUPS: usize = FILTERS / GROUP;
 
 /// A 3x3 input patch, row-major (`tap = ky * 3 + kx`).
 pub(crate) type Patch = [u8; KERNEL_TAPS];
+
+/// Accumulators of `P` positions, group-major: `[group][position][filter in group]`.
+pub(crate) type GroupAcc<const P: usize> = [[[i32; GROUP]; P]; GROUPS];
 
 /// Per-filter requantization parameters as stored: `i32` little-endian, shifts as bytes.
 #[derive(Debug, Clone, Copy)]
@@ -38,33 +48,54 @@ impl<const N: usize> ChannelParams<'_, N> {
     }
 }
 
-/// Convolution weights `[tap][filter]` and the filters' requantization parameters.
+/// Convolution weights `[group][tap][filter]` and the filters' requantization parameters.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Conv<'a> {
-    pub(crate) weights: &'a [[u8; FILTERS]; KERNEL_TAPS],
+    pub(crate) weights: &'a [[[u8; GROUP]; KERNEL_TAPS]; GROUPS],
     pub(crate) params: ChannelParams<'a, FILTERS>,
 }
 
 impl Conv<'_> {
     /// The 32 filters' accumulators at each of `P` patches (bias included, before ReLU).
-    ///
-    /// Each weight row (one tap, 32 filters) is loaded once and used for all `P` patches.
     #[inline(always)]
-    pub(crate) fn accumulate<const P: usize>(&self, patches: &[Patch; P]) -> [[i32; FILTERS]; P] {
+    pub(crate) fn accumulate<const P: usize>(&self, patches: &[Patch; P]) -> GroupAcc<P> {
         let bias = self.params.biases();
-        let mut acc = [bias; P];
-        for (tap, row) in self.weights.iter().enumerate() {
-            let w: [i32; FILTERS] = row.map(|b| i32::from(b as i8));
-            for (a, patch) in acc.iter_mut().zip(patches) {
-                let pixel = i32::from(patch.get(tap).copied().unwrap_or(0));
-                for (av, &wv) in a.iter_mut().zip(&w) {
-                    // |w * pixel| <= 127 * 255: the sum of 9 plus a bias cannot overflow.
-                    *av = av.wrapping_add(wv.wrapping_mul(pixel));
+        let mut out = [[[0i32; GROUP]; P]; GROUPS];
+        let bias_groups = bias.as_chunks::<GROUP>().0;
+        for ((weights, bias), group) in self.weights.iter().zip(bias_groups).zip(&mut out) {
+            let mut acc = [*bias; P];
+            for (tap, row) in weights.iter().enumerate() {
+                for (a, patch) in acc.iter_mut().zip(patches) {
+                    multiply_add(a, row, patch.get(tap).copied().unwrap_or(0));
                 }
             }
+            *group = acc;
         }
-        acc
+        out
     }
+}
+
+/// `acc += w * pixel` for one group of filters.
+#[inline(always)]
+fn multiply_add(acc: &mut [i32; GROUP], weights: &[u8; GROUP], pixel: u8) {
+    let pixel = i32::from(pixel);
+    for (a, &w) in acc.iter_mut().zip(weights) {
+        // |w * pixel| <= 127 * 255: a sum of 9 plus a bias cannot overflow. Both factors
+        // fit 16 bits, so this is one vpmaddwd per group.
+        *a = a.wrapping_add(i32::from(w as i8).wrapping_mul(pixel));
+    }
+}
+
+/// Position `k`'s 32 accumulators, in filter order, out of group-major accumulators.
+#[inline(always)]
+pub(crate) fn position<const P: usize>(acc: &GroupAcc<P>, k: usize) -> [i32; FILTERS] {
+    let mut out = [0i32; FILTERS];
+    for (dst, group) in out.as_chunks_mut::<GROUP>().0.iter_mut().zip(acc) {
+        if let Some(src) = group.get(k) {
+            *dst = *src;
+        }
+    }
+    out
 }
 
 /// The 3x3 patch whose top-left pixel is column `x` of three consecutive image rows.
@@ -72,9 +103,33 @@ impl Conv<'_> {
 pub(crate) fn patch(rows: [&[u8]; 3]) -> Patch {
     let mut p = [0u8; KERNEL_TAPS];
     for (dst, row) in p.chunks_exact_mut(3).zip(rows) {
-        if let Some(src) = row.get(..3) {
-            dst.copy_from_slice(src);
+        for (d, &s) in dst.iter_mut().zip(row) {
+            *d = s;
         }
     }
     p
+}
+
+/// The four 3x3 patches of a 2x2 pooling window, from its 4x4 input pixels (four rows,
+/// each starting at the window's left column): top-left, top-right, bottom-left,
+/// bottom-right.
+#[inline(always)]
+pub(crate) fn window_patches(rows: [&[u8]; 4]) -> [Patch; 4] {
+    let mut pixels = [[0u8; 4]; 4];
+    for (dst, row) in pixels.iter_mut().zip(rows) {
+        for (d, &s) in dst.iter_mut().zip(row) {
+            *d = s;
+        }
+    }
+    core::array::from_fn(|corner| {
+        let (dy, dx) = (corner / 2, corner % 2);
+        core::array::from_fn(|tap| {
+            let (ky, kx) = (tap / KERNEL_SIDE, tap % KERNEL_SIDE);
+            pixels
+                .get(dy + ky)
+                .and_then(|row| row.get(dx + kx))
+                .copied()
+                .unwrap_or(0)
+        })
+    })
 }

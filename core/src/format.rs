@@ -55,7 +55,8 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LayerFile<'a> {
     /// int8 weights (symmetric, per output channel, in `-127..=127`), as bytes. Layouts:
-    /// - `conv`: `[tap 9][filter 32]`, tap = `ky * 3 + kx`;
+    /// - `conv`: `[filter group 4][tap 9][filter 8]`, tap = `ky * 3 + kx`, filter
+    ///   `8 * group + k`;
     /// - `hidden`: `[band][unit 128][position 13][channel 32]`, where band `b` holds the
     ///   13 feature positions `13b..13b+13` of the row-major feature map (half a conv row
     ///   for variant A, one pooled row for variant B), so each unit's weights for a band

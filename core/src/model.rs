@@ -1,11 +1,11 @@
 //! A validated model borrowed from its bytes, the scratch RAM, and `classify`.
 
-use crate::conv::{ChannelParams, Conv, Patch, patch};
+use crate::conv::{ChannelParams, Conv, GROUP, GROUPS, patch, position, window_patches};
 use crate::dense::{BAND_LEN, BAND_POSITIONS, accumulate_band, dot};
 use crate::error::{Error, Result};
 use crate::format::{LayerFile, ModelFile};
 use crate::pool::max_pool;
-use crate::quant::{MAX_SHIFT, MIN_SHIFT};
+use crate::quant::{MAX_SHIFT, MIN_SHIFT, Multiplier, requantize};
 use crate::shape::{
     CLASSES, CONV_SIDE, Dataset, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_TAPS, Variant,
 };
@@ -28,6 +28,7 @@ const _: () = assert!(
         .is_multiple_of(BAND_POSITIONS)
 );
 const _: () = assert!(2 * BAND_POSITIONS == CONV_SIDE);
+const _: () = assert!(BAND_LEN >= HIDDEN);
 
 /// Zero point of the int8 input: `q = pixel - 128`, so `q - zero_point` is the pixel.
 pub const INPUT_ZERO_POINT: i8 = -128;
@@ -36,8 +37,8 @@ pub const INPUT_ZERO_POINT: i8 = -128;
 ///
 /// The feature map is never stored: a band of 13 positions x 32 channels is produced by
 /// the fused conv + ReLU (+ max-pool) and consumed at once by the hidden layer's 128
-/// accumulators. The same `Scratch` serves both variants; a firmware can keep one in a
-/// `static`.
+/// accumulators; the band buffer then holds the hidden activations for the output layer.
+/// The same `Scratch` serves both variants; a firmware can keep one in a `static`.
 ///
 /// ```
 /// assert!(core::mem::size_of::<picocnn::Scratch>() <= 2048);
@@ -45,12 +46,11 @@ pub const INPUT_ZERO_POINT: i8 = -128;
 /// ```
 #[derive(Clone)]
 pub struct Scratch {
-    /// The current band's activations minus their zero point, as i16 for the multiply-adds.
+    /// The current band's activations minus their zero point, as i16 for the
+    /// multiply-adds; at the end, the hidden layer's activations.
     band: [i16; BAND_LEN],
     /// Hidden-layer accumulators.
     hidden: [i32; HIDDEN],
-    /// Hidden-layer activations minus their zero point.
-    hidden_out: [i16; HIDDEN],
 }
 
 impl Scratch {
@@ -62,7 +62,6 @@ impl Scratch {
         Scratch {
             band: [0; BAND_LEN],
             hidden: [0; HIDDEN],
-            hidden_out: [0; HIDDEN],
         }
     }
 }
@@ -224,8 +223,10 @@ impl<'a> Model<'a> {
         }
 
         let conv_weights = exact::<{ KERNEL_TAPS * FILTERS }>(file.conv.weights, "conv.weights")?;
-        let conv_weights: &[[u8; FILTERS]; KERNEL_TAPS] = conv_weights
-            .as_chunks::<FILTERS>()
+        let conv_weights: &[[[u8; GROUP]; KERNEL_TAPS]; GROUPS] = conv_weights
+            .as_chunks::<GROUP>()
+            .0
+            .as_chunks::<KERNEL_TAPS>()
             .0
             .try_into()
             .map_err(|_| Error::ShapeMismatch {
@@ -366,85 +367,84 @@ impl<'a> Model<'a> {
     /// The integer logits of one image: fused conv + ReLU (+ pool) streamed band by band
     /// into the hidden layer, then the output layer.
     fn logits(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) -> [i32; CLASSES] {
-        let rows = image.as_chunks::<IMAGE_SIDE>().0;
         scratch.hidden = self.hidden.biases();
-        let mut bands = self.hidden_weights.chunks_exact(HIDDEN);
         match self.variant {
-            Variant::NoPool => {
-                for three in rows.windows(3) {
-                    let [r0, r1, r2] = three else {
-                        continue;
-                    };
-                    let mut patches = r0
-                        .windows(3)
-                        .zip(r1.windows(3))
-                        .zip(r2.windows(3))
-                        .map(|((a, b), c)| patch([a, b, c]));
-                    // Two bands per conv row: positions 0..13 and 13..26.
-                    for _ in 0..2 {
-                        for (dst, p) in scratch
-                            .band
-                            .as_chunks_mut::<FILTERS>()
-                            .0
-                            .iter_mut()
-                            .zip(patches.by_ref().take(BAND_POSITIONS))
-                        {
-                            let [acc] = self.conv.accumulate(&[p]);
-                            widen(dst, &self.conv.params.relu_requantize(&acc));
-                        }
-                        if let Some(weights) = bands.next() {
-                            accumulate_band(&mut scratch.hidden, weights, &scratch.band);
-                        }
-                    }
+            Variant::NoPool => self.stream_conv(image, scratch),
+            Variant::Pool => self.stream_pooled(image, scratch),
+        }
+        self.output_layer(scratch)
+    }
+
+    /// Variant A: each conv row is two bands of 13 positions; each band's 13 x 32
+    /// activations are computed in one batch (every weight row loaded once) and fed to
+    /// the hidden accumulators.
+    fn stream_conv(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) {
+        let rows = image.as_chunks::<IMAGE_SIDE>().0;
+        let mut bands = self.hidden_weights.chunks_exact(HIDDEN);
+        for three in rows.windows(3) {
+            let [r0, r1, r2] = three else {
+                continue;
+            };
+            let mut patches = r0
+                .windows(3)
+                .zip(r1.windows(3))
+                .zip(r2.windows(3))
+                .map(|((a, b), c)| patch([a, b, c]));
+            for _ in 0..CONV_SIDE / BAND_POSITIONS {
+                let mut batch = [[0u8; KERNEL_TAPS]; BAND_POSITIONS];
+                for (dst, p) in batch.iter_mut().zip(patches.by_ref()) {
+                    *dst = p;
                 }
-            }
-            Variant::Pool => {
-                for four in rows.windows(4).step_by(2) {
-                    let [r0, r1, r2, r3] = four else {
-                        continue;
-                    };
-                    let windows = r0
-                        .windows(4)
-                        .zip(r1.windows(4))
-                        .zip(r2.windows(4))
-                        .zip(r3.windows(4))
-                        .step_by(2);
-                    for (dst, (((a, b), c), d)) in scratch
-                        .band
-                        .as_chunks_mut::<FILTERS>()
-                        .0
-                        .iter_mut()
-                        .zip(windows)
-                    {
-                        let patches: [Patch; 4] = [
-                            patch([a, b, c]),
-                            patch([
-                                a.get(1..).unwrap_or(a),
-                                b.get(1..).unwrap_or(b),
-                                c.get(1..).unwrap_or(c),
-                            ]),
-                            patch([b, c, d]),
-                            patch([
-                                b.get(1..).unwrap_or(b),
-                                c.get(1..).unwrap_or(c),
-                                d.get(1..).unwrap_or(d),
-                            ]),
-                        ];
-                        let acc = max_pool(&self.conv.accumulate(&patches));
-                        widen(dst, &self.conv.params.relu_requantize(&acc));
-                    }
-                    if let Some(weights) = bands.next() {
-                        accumulate_band(&mut scratch.hidden, weights, &scratch.band);
-                    }
+                let acc = self.conv.accumulate(&batch);
+                let band = scratch.band.as_chunks_mut::<FILTERS>().0;
+                for (k, dst) in band.iter_mut().enumerate() {
+                    widen(dst, &self.conv.params.relu_requantize(&position(&acc, k)));
+                }
+                if let Some(weights) = bands.next() {
+                    accumulate_band(&mut scratch.hidden, weights, &scratch.band);
                 }
             }
         }
+    }
 
+    /// Variant B: each pooled row (13 positions, from two conv rows) is one band; each
+    /// position's four conv outputs are computed together and max-pooled.
+    fn stream_pooled(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) {
+        let rows = image.as_chunks::<IMAGE_SIDE>().0;
+        let mut bands = self.hidden_weights.chunks_exact(HIDDEN);
+        for four in rows.windows(4).step_by(2) {
+            let [r0, r1, r2, r3] = four else {
+                continue;
+            };
+            let windows = r0
+                .windows(4)
+                .zip(r1.windows(4))
+                .zip(r2.windows(4))
+                .zip(r3.windows(4))
+                .step_by(2)
+                .map(|(((a, b), c), d)| window_patches([a, b, c, d]));
+            let band = scratch.band.as_chunks_mut::<FILTERS>().0;
+            for (dst, patches) in band.iter_mut().zip(windows) {
+                let acc = max_pool(&self.conv.accumulate(&patches));
+                widen(dst, &self.conv.params.relu_requantize(&acc));
+            }
+            if let Some(weights) = bands.next() {
+                accumulate_band(&mut scratch.hidden, weights, &scratch.band);
+            }
+        }
+    }
+
+    /// Hidden ReLU, then the output layer requantized to the common logit scale.
+    fn output_layer(&self, scratch: &mut Scratch) -> [i32; CLASSES] {
         let hidden = self.hidden.relu_requantize(&scratch.hidden);
-        widen(&mut scratch.hidden_out, &hidden);
+        // The band buffer is free now: it holds the hidden activations.
+        let Some(x) = scratch.band.first_chunk_mut::<HIDDEN>() else {
+            return [0; CLASSES];
+        };
+        widen(x, &hidden);
         let mut acc = self.output.biases();
         for (a, row) in acc.iter_mut().zip(self.output_weights) {
-            *a = a.wrapping_add(dot(row, &scratch.hidden_out));
+            *a = a.wrapping_add(dot(row, x));
         }
         let mut logits = [0i32; CLASSES];
         for (((l, &a), m), &s) in logits
@@ -453,9 +453,9 @@ impl<'a> Model<'a> {
             .zip(self.output.multiplier)
             .zip(self.output.shift)
         {
-            // Validated: multiplier >= 0 and shift in range, so `new` always succeeds.
-            if let Some(m) = crate::quant::Multiplier::new(i32::from_le_bytes(*m), s) {
-                *l = crate::quant::requantize(a, m);
+            // Validated at load: multiplier >= 0 and shift in range, so `new` succeeds.
+            if let Some(m) = Multiplier::new(i32::from_le_bytes(*m), s) {
+                *l = requantize(a, m);
             }
         }
         logits

@@ -194,7 +194,7 @@ impl HandMade {
     fn new() -> Self {
         // Filter 0 copies the centre pixel (multiplier 1.0); the others are silent.
         let mut conv_weights = vec![0u8; KERNEL_TAPS * FILTERS];
-        conv_weights[4 * FILTERS] = 1; // [tap 4 = centre][filter 0]
+        conv_weights[4 * 8] = 1; // [group 0][tap 4 = centre][filter 0]
         // Hidden unit 0 sums channel 0 over all 169 pooled positions.
         let positions = Variant::Pool.feature_positions();
         let mut hidden_weights = vec![0u8; positions * FILTERS * HIDDEN];

@@ -118,12 +118,18 @@ impl LayerBytes {
     }
 }
 
-/// Conv weights `[filter][tap]` -> `[tap][filter]`.
+/// Filters per group in the core's conv layout.
+const CONV_GROUP: usize = 8;
+
+/// Conv weights `[filter][tap]` -> `[filter group][tap][filter in group]`.
 fn conv_order(layer: &QuantLayer) -> Vec<u8> {
     let mut out = Vec::with_capacity(KERNEL_TAPS * FILTERS);
-    for t in 0..KERNEL_TAPS {
-        for f in 0..FILTERS {
-            out.push(layer.weights[f * KERNEL_TAPS + t] as u8);
+    for group in 0..FILTERS / CONV_GROUP {
+        for t in 0..KERNEL_TAPS {
+            for k in 0..CONV_GROUP {
+                let f = group * CONV_GROUP + k;
+                out.push(layer.weights[f * KERNEL_TAPS + t] as u8);
+            }
         }
     }
     out
