@@ -1,0 +1,80 @@
+//! Writes the starting corpus of every fuzz target under the directory given as argument
+//! (`<dir>/<target>/<name>`): small valid and borderline IDX files, raw and gzip, and a
+//! real exported model. scripts/fuzz.sh runs it before fuzzing; the corpus itself is not
+//! committed (a variant-B model is 0.7 MB), it is regenerated identically each time.
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use picocnn::Variant;
+use picocnn_fuzz::{sample_image, valid_model};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).expect("writing to a Vec");
+    encoder.finish().expect("writing to a Vec")
+}
+
+fn idx_images(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for word in [0x0803, count, rows, cols] {
+        bytes.extend_from_slice(&u32::to_be_bytes(word));
+    }
+    bytes.extend_from_slice(pixels);
+    bytes
+}
+
+fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for word in [0x0801, labels.len() as u32] {
+        bytes.extend_from_slice(&u32::to_be_bytes(word));
+    }
+    bytes.extend_from_slice(labels);
+    bytes
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::create_dir_all(dir).expect("corpus directory");
+    std::fs::write(dir.join(name), bytes).expect("corpus file");
+}
+
+fn with_mode(mode: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut v = vec![mode];
+    v.extend_from_slice(bytes);
+    v
+}
+
+fn main() {
+    let root = PathBuf::from(std::env::args().nth(1).expect("usage: make_seeds DIR"));
+
+    let idx = root.join("idx");
+    let pixels: Vec<u8> = (0..3).flat_map(sample_image).collect();
+    let images = idx_images(3, 28, 28, &pixels);
+    let labels = idx_labels(&[7, 2, 1, 0, 4, 1, 4, 9]);
+    write(&idx, "images", &with_mode(0, &images));
+    write(&idx, "images_gz", &with_mode(0, &gzip(&images)));
+    write(&idx, "images_via_gz", &with_mode(2, &images));
+    write(
+        &idx,
+        "tiny_images",
+        &with_mode(0, &idx_images(2, 1, 3, &[1, 2, 3, 4, 5, 6])),
+    );
+    write(&idx, "labels", &with_mode(1, &labels));
+    write(&idx, "labels_gz", &with_mode(1, &gzip(&labels)));
+    write(&idx, "labels_via_gz", &with_mode(3, &labels));
+    let mut two_members = gzip(&labels[..5]);
+    two_members.extend_from_slice(&gzip(&labels[5..]));
+    write(&idx, "labels_two_gz_members", &with_mode(1, &two_members));
+
+    let model = valid_model(Variant::Pool);
+    write(&root.join("model_bytes"), "valid_pool.bin", &model);
+    write(&root.join("model_bytes"), "header_only", &model[..64]);
+
+    let mutate = root.join("model_mutate");
+    for (flags, name) in [(0u8, "pool"), (1, "nopool")] {
+        let mut input = vec![flags];
+        input.extend_from_slice(&sample_image(7));
+        write(&mutate, name, &input);
+    }
+}

@@ -1,0 +1,74 @@
+//! The IDX reader on arbitrary bytes, raw and through gzip.
+//!
+//! The first byte picks the path: images or labels, the bytes as given (which may
+//! themselves be gzip: the reader sniffs `1f 8b`), or the bytes gzip-compressed first so
+//! the decoder path sees every payload the raw path sees. Raw and gzip must agree.
+#![no_main]
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use libfuzzer_sys::fuzz_target;
+use picocnn_fuzz::check_trainer_error;
+use std::io::Write;
+use std::path::Path;
+use trainer::idx::{parse_images, parse_labels};
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(bytes).expect("writing to a Vec");
+    encoder.finish().expect("writing to a Vec")
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&mode, data)) = input.split_first() else {
+        return;
+    };
+    let path = Path::new("fuzz.idx");
+    let images = mode & 1 == 0;
+    let compressed = mode & 2 != 0;
+    let bytes = if compressed {
+        gzip(data)
+    } else {
+        data.to_vec()
+    };
+    if images {
+        let result = parse_images(&bytes, path);
+        match &result {
+            Ok(img) => {
+                assert!(img.count > 0 && img.rows > 0 && img.cols > 0);
+                assert_eq!(img.pixels.len(), img.count * img.rows * img.cols);
+                assert!(img.image(img.count - 1).is_some() && img.image(img.count).is_none());
+                if !data.starts_with(&[0x1f, 0x8b]) {
+                    // A raw file is a 16-byte header and exactly the pixels.
+                    assert_eq!(data.len(), 16 + img.pixels.len());
+                }
+            }
+            Err(e) => check_trainer_error(e, path),
+        }
+        if compressed {
+            let raw = parse_images(data, path);
+            assert_eq!(
+                raw.as_ref().ok(),
+                result.as_ref().ok(),
+                "gzip and raw disagree"
+            );
+        }
+    } else {
+        let result = parse_labels(&bytes, path);
+        match &result {
+            Ok(labels) => {
+                assert!(!labels.is_empty());
+                assert!(labels.iter().all(|&l| l <= trainer::idx::MAX_LABEL));
+            }
+            Err(e) => check_trainer_error(e, path),
+        }
+        if compressed {
+            let raw = parse_labels(data, path);
+            assert_eq!(
+                raw.as_ref().ok(),
+                result.as_ref().ok(),
+                "gzip and raw disagree"
+            );
+        }
+    }
+});
