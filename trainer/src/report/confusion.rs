@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use super::canvas::{
     COLOR_TEXT, COLOR_WRONG, label_width, render_png, text, text_centered, text_right, text_width,
 };
+use super::summary::group_thousands;
 use crate::error::Result;
 
 /// Counts of (true class, predicted class) pairs.
@@ -116,7 +117,7 @@ pub fn plot_confusion(
         text_centered(root, title, &text(28.0), (size.0 as i32 / 2, 16))?;
         let subtitle = format!(
             "{} test images, {:.2}% on the diagonal; colour = share of the true class (square-root scale)",
-            confusion.total(),
+            group_thousands(confusion.total()),
             confusion.accuracy() * 100.0
         );
         text_centered(root, &subtitle, &text(17.0), (size.0 as i32 / 2, 56))?;

@@ -15,7 +15,7 @@ use super::comparison::{Comparison, VariantFigures, plot_comparison};
 use super::confusion::{Confusion, plot_confusion};
 use super::curves::{dataset_title, plot_training_curves};
 use super::samples::{Sample, plot_prediction_grid, plot_probabilities};
-use super::summary::summary;
+use super::summary::{group_thousands, summary};
 use super::variant_label;
 use crate::dataset::{self, Part, Split};
 use crate::error::{Error, Result};
@@ -30,6 +30,8 @@ const GRID_IMAGES: usize = 40;
 const MISTAKE_IMAGES: usize = 20;
 /// Images timed one after another, on one thread, for the time per inference.
 const TIMED_IMAGES: usize = 1000;
+/// Timed passes over those images; the fastest counts.
+const TIMING_PASSES: usize = 3;
 
 /// The files of one trained model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,22 +233,27 @@ fn classify_all(model: &Model<'_>, test: &Split) -> Vec<Prediction> {
 }
 
 /// Microseconds per `classify` on this host: the first images of the test set, one
-/// after another on one thread.
+/// after another on one thread; the fastest of [`TIMING_PASSES`] passes, since other work
+/// on the machine only ever adds time.
 fn time_inference(model: &Model<'_>, test: &Split) -> f64 {
     let images = test.image_arrays();
     let images = images
         .get(..TIMED_IMAGES.min(images.len()))
         .unwrap_or(images);
     let mut scratch = Scratch::new();
-    let start = Instant::now();
-    let mut checksum = 0usize;
-    for image in images {
-        if let Ok(p) = model.classify(std::hint::black_box(image), &mut scratch) {
-            checksum = checksum.wrapping_add(p.class);
+    let mut best = f64::INFINITY;
+    for _ in 0..TIMING_PASSES {
+        let start = Instant::now();
+        let mut checksum = 0usize;
+        for image in images {
+            if let Ok(p) = model.classify(std::hint::black_box(image), &mut scratch) {
+                checksum = checksum.wrapping_add(p.class);
+            }
         }
+        std::hint::black_box(checksum);
+        best = best.min(start.elapsed().as_secs_f64());
     }
-    std::hint::black_box(checksum);
-    start.elapsed().as_secs_f64() * 1e6 / images.len().max(1) as f64
+    best * 1e6 / images.len().max(1) as f64
 }
 
 fn sample(e: &Evaluated, test: &Split, index: usize) -> Option<Sample> {
@@ -380,14 +387,15 @@ fn comparison(evaluated: &[Evaluated], test: &Split, dataset: Dataset) -> Compar
         variants,
         notes: vec![
             format!(
-                "Accuracy on the {} test images: f32 from training, int8 by the core (picocnn::Model). \
-                 Flash: the weights.bin file. RAM: activations only.",
-                test.len()
+                "Accuracy on the {} test images: f32 as measured after training, int8 by the core.",
+                group_thousands(test.len() as u64)
             ),
+            "Flash: the weights.bin file. RAM: activations of one inference (weights stay in flash)."
+                .to_string(),
             format!(
-                "Training time: mean epoch wall time with {threads} threads. Inference: int8 core \
-                 on this host, one thread, mean of {} images.",
-                TIMED_IMAGES.min(test.len())
+                "Time: mean epoch wall time with {threads} threads; inference by the int8 core on \
+                 this host, one thread, best of {TIMING_PASSES} passes over {} images.",
+                group_thousands(TIMED_IMAGES.min(test.len()) as u64)
             ),
         ],
     }
