@@ -4,27 +4,30 @@
 # after the other (never concurrently: the machine has 2 cores), and the script prints
 # seconds per epoch and the ratio ours/Keras per variant.
 #
-#   benches/compare-training.sh [--epochs N] [--dataset mnist|fashion] [--seed N]
-#                               [--threads N] [--data DIR] [--keep DIR]
+#   benches/compare-training.sh [--epochs N] [--rounds N] [--dataset mnist|fashion]
+#                               [--seed N] [--threads N] [--data DIR] [--keep DIR]
 #
 # Epoch time is the training pass alone (the trainer's history `seconds`; for Keras the
 # time from the epoch's start to the start of its validation pass), the median over the
 # epochs run. Keras's first epoch includes tracing its training step (about a second).
+# With --rounds N (default 1) the whole sequence repeats and each side's best round counts,
+# so a burst of load from other work on the machine does not land on one side only.
 # Needs the data (scripts/fetch-data.sh) and the peers venv (scripts/peers-venv.sh,
 # called here; it installs on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-epochs=1 dataset=mnist seed=0 threads=2 data=${PICOCNN_DATA:-data} keep=
+epochs=1 rounds=1 dataset=mnist seed=0 threads=2 data=${PICOCNN_DATA:-data} keep=
 while [ $# -gt 0 ]; do
   case $1 in
     --epochs) epochs=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --dataset) dataset=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,15 +57,18 @@ run_logged() {
 }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; a busy machine skews both sides)" >&2
-for variant in A B; do
-  flag=()
-  [ "$variant" = B ] && flag=(--pooling)
-  echo "variant $variant: picocnn trainer, $epochs epoch(s)..." >&2
-  run_logged "$out/ours-$variant.log" "$out/ours-$variant.err" "$trainer" "${flag[@]}" --dataset "$dataset" --data "$data" \
-    --epochs "$epochs" --seed "$seed" --threads "$threads" --out "$out/ours-$variant.bin"
-  echo "variant $variant: Keras, $epochs epoch(s)..." >&2
-  run_logged "$out/keras-$variant.jsonl" "$out/keras-$variant.err" "$py" benches/peers/keras_train.py \
-    "${flag[@]}" --dataset "$dataset" --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads"
+for round in $(seq 1 "$rounds"); do
+  for variant in A B; do
+    flag=()
+    [ "$variant" = B ] && flag=(--pooling)
+    tag=$variant-r$round
+    echo "round $round/$rounds, variant $variant: picocnn trainer, $epochs epoch(s)..." >&2
+    run_logged "$out/ours-$tag.log" "$out/ours-$tag.err" "$trainer" "${flag[@]}" --dataset "$dataset" \
+      --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads" --out "$out/ours-$tag.bin"
+    echo "round $round/$rounds, variant $variant: Keras, $epochs epoch(s)..." >&2
+    run_logged "$out/keras-$tag.jsonl" "$out/keras-$tag.err" "$py" benches/peers/keras_train.py \
+      "${flag[@]}" --dataset "$dataset" --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads"
+  done
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo

@@ -1,6 +1,6 @@
 """Side-by-side tables for benches/compare-*.sh, from the files one run left in a folder.
 
-  tables.py training DIR   reads DIR/ours-{A,B}.history.json and DIR/keras-{A,B}.jsonl
+  tables.py training DIR   reads DIR/ours-{A,B}-r<round>.history.json and DIR/keras-{A,B}-r<round>.jsonl
   tables.py inference DIR  reads DIR/criterion-{A,B}-r<round>.json and DIR/tflite-{A,B}-r<round>.jsonl
 
 Prints a table for people and, last, one JSON line with the same figures for scripts.
@@ -24,24 +24,36 @@ def load_or_none(path, loader):
 
 
 def training(folder):
+    """Per side: the median epoch of each round, then the best round."""
+    names = sorted(os.listdir(folder))
     rows = []
     for variant in ("A", "B"):
-        ours = load_or_none(os.path.join(folder, f"ours-{variant}.history.json"), lambda p: json.load(open(p)))
-        keras = load_or_none(os.path.join(folder, f"keras-{variant}.jsonl"), json_lines)
-        if ours is None and keras is None:
+        ours = [
+            json.load(open(os.path.join(folder, n)))
+            for n in names
+            if n.startswith(f"ours-{variant}-r") and n.endswith(".history.json")
+        ]
+        keras = [
+            json_lines(os.path.join(folder, n))
+            for n in names
+            if n.startswith(f"keras-{variant}-r") and n.endswith(".jsonl")
+        ]
+        if not ours and not keras:
             continue
         row = {"variant": variant}
-        if ours is not None:
-            row["ours_s"] = statistics.median(e["seconds"] for e in ours["epochs"])
-            row["ours_test_accuracy"] = ours.get("test_accuracy")
-            row["ours_epochs"] = len(ours["epochs"])
-        if keras is not None:
-            epochs = [e for e in keras if e.get("event") == "epoch"]
-            test = [e for e in keras if e.get("event") == "test"]
-            row["keras_s"] = statistics.median(e["train_seconds"] for e in epochs)
-            row["keras_with_val_s"] = statistics.median(e["seconds"] for e in epochs)
+        if ours:
+            row["ours_rounds_s"] = [statistics.median(e["seconds"] for e in h["epochs"]) for h in ours]
+            row["ours_s"] = min(row["ours_rounds_s"])
+            row["ours_test_accuracy"] = ours[0].get("test_accuracy")
+            row["ours_epochs"] = len(ours[0]["epochs"])
+        if keras:
+            runs = [[e for e in k if e.get("event") == "epoch"] for k in keras]
+            row["keras_rounds_s"] = [statistics.median(e["train_seconds"] for e in r) for r in runs]
+            row["keras_s"] = min(row["keras_rounds_s"])
+            row["keras_with_val_s"] = min(statistics.median(e["seconds"] for e in r) for r in runs)
+            test = [e for e in keras[0] if e.get("event") == "test"]
             row["keras_test_accuracy"] = test[0]["accuracy"] if test else None
-            row["keras_epochs"] = len(epochs)
+            row["keras_epochs"] = len(runs[0])
         if "ours_s" in row and "keras_s" in row:
             row["ratio"] = row["ours_s"] / row["keras_s"]
         rows.append(row)
@@ -49,7 +61,8 @@ def training(folder):
     def cell(value, fmt):
         return format(value, fmt) if isinstance(value, (int, float)) else "-"
 
-    print("Training, batch 32, seconds per epoch (training pass; median over epochs)")
+    rounds = max((len(r.get("ours_rounds_s", [])) for r in rows), default=0)
+    print(f"Training, batch 32, seconds per epoch (training pass; median epoch, best of {rounds} round(s))")
     print(f"{'variant':<8} {'picocnn':>9} {'Keras':>9} {'Keras+val':>10} {'ours/Keras':>11} {'acc ours':>9} {'acc Keras':>10}")
     for r in rows:
         acc_o = r.get("ours_test_accuracy")
