@@ -50,7 +50,7 @@ fn run(scratch: &mut Scratch) -> bool {
     mark();
     mark();
     mark();
-    let model = Model::from_bytes(WEIGHTS);
+    let model = load(WEIGHTS);
     mark();
     let model = match model {
         Ok(model) => model,
@@ -70,7 +70,7 @@ fn run(scratch: &mut Scratch) -> bool {
     let mut correct = 0;
     for (index, (pixels, &label)) in IMAGES.chunks_exact(IMAGE_PIXELS).zip(LABELS).enumerate() {
         mark();
-        let prediction = model.classify(pixels, scratch);
+        let prediction = classify(&model, pixels, scratch);
         mark();
         let prediction = match prediction {
             Ok(prediction) => prediction,
@@ -86,7 +86,28 @@ fn run(scratch: &mut Scratch) -> bool {
     true
 }
 
-/// Prints one result line, built first so that it leaves in one semihosting call.
+/// `Model::from_bytes`, kept out of `main` so that its stack frame exists only while it
+/// runs (inlined, every callee's locals would sit in `main`'s frame for good).
+#[inline(never)]
+fn load(bytes: &'static [u8]) -> picocnn::Result<Model<'static>> {
+    Model::from_bytes(bytes)
+}
+
+/// `Model::classify`, kept out of `main` for the same reason: the stack it uses is then
+/// exactly what one inference needs.
+#[inline(never)]
+fn classify(
+    model: &Model<'static>,
+    pixels: &[u8],
+    scratch: &mut Scratch,
+) -> picocnn::Result<picocnn::Prediction> {
+    model.classify(pixels, scratch)
+}
+
+/// Prints one result line, built first so that it leaves in one semihosting call. Not
+/// inlined: the line buffer and the formatting machinery stay off `main`'s frame, which
+/// is on the stack during every inference.
+#[inline(never)]
 fn report(index: usize, class: usize, logits: &[i32; CLASSES]) {
     let mut line = heapless::String::<160>::new();
     // 10 logits of at most 11 characters and the prefix fit 160 bytes: no error possible.
