@@ -9,9 +9,9 @@
 use crate::shape::CLASSES;
 use micromath::F32Ext;
 
-/// Bound on each probability's relative error against the exact softmax (measured over
-/// logit gaps up to 100 in the tests, with margin).
-pub const PRECISION: f32 = 5e-3;
+/// Bound on each probability's relative error against the exact softmax of the same
+/// logits (the tests measure at most 2.4e-3 over 20,000 logit vectors with gaps up to 100).
+pub const PRECISION: f32 = 3e-3;
 
 /// Softmax of `logits`, where one logit step is `scale` in real units.
 ///

@@ -18,6 +18,9 @@ use picocnn::shape::{
     POOL_SIDE, Variant,
 };
 
+use rayon::prelude::*;
+
+use crate::dataset::Split;
 use crate::params::Params;
 use crate::quantize::QuantModel;
 
@@ -191,6 +194,17 @@ pub fn logits_int8(model: &QuantModel, image: &[u8; IMAGE_PIXELS]) -> [i32; CLAS
         *logit = requantize(acc, output_layer.requant[k]);
     }
     logits
+}
+
+/// Fraction of `split` the float model classifies correctly (plain per-image forward).
+pub fn accuracy_f32(params: &Params, split: &Split) -> f64 {
+    let right = split
+        .image_arrays()
+        .par_iter()
+        .zip(split.labels.par_iter())
+        .filter(|&(image, &label)| argmax(&forward_f32(params, image).logits) == usize::from(label))
+        .count();
+    right as f64 / split.len().max(1) as f64
 }
 
 /// Index of the first largest value.
