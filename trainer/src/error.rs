@@ -165,6 +165,15 @@ pub enum Error {
         source: picocnn::Error,
     },
 
+    /// A file is not a usable f32 checkpoint (`.ckpt`): wrong magic or version, corrupt.
+    #[error("{}: not a usable picocnn checkpoint: {reason}", path.display())]
+    CheckpointFile {
+        /// The `.ckpt` file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The command line or a library call got an argument it cannot use.
     #[error("{0}")]
     InvalidArgument(String),

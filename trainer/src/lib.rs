@@ -1,6 +1,8 @@
 //! Training and export for picocnn (work in progress).
 
 pub mod atomic;
+pub mod checkpoint;
+pub mod cli;
 pub mod dataset;
 pub mod error;
 pub mod export;
@@ -10,6 +12,8 @@ pub mod kernels;
 pub mod network;
 pub mod optim;
 pub mod params;
+pub mod progress;
 pub mod quantize;
 pub mod reference;
 pub mod report;
+pub mod train;

@@ -97,7 +97,10 @@ mod tests {
         assert!((moved[0] + 1e-3).abs() < 1e-8, "{moved:?}");
         assert!((moved[1] - 1e-3).abs() < 1e-8, "{moved:?}");
         // A gradient near epsilon's scale moves less: lr * |g| / (|g| + eps / sqrt(1 - beta2)).
-        assert!((moved[2] + 1e-3 * 1e-3 / (1e-3 + 1e-7 / 0.001f32.sqrt())).abs() < 1e-8, "{moved:?}");
+        assert!(
+            (moved[2] + 1e-3 * 1e-3 / (1e-3 + 1e-7 / 0.001f32.sqrt())).abs() < 1e-8,
+            "{moved:?}"
+        );
         assert_eq!(moved[3], 0.0);
         assert_eq!(adam.steps(), 1);
     }
@@ -109,7 +112,8 @@ mod tests {
         let second = adam.next_step().alpha;
         // The betas are f32, as in Keras; their powers are taken in f64 here and there.
         let (beta1, beta2) = (f64::from(0.9f32), f64::from(0.999f32));
-        let expect = |t: i32| f64::from(1e-3f32) * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
+        let expect =
+            |t: i32| f64::from(1e-3f32) * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
         assert!((f64::from(first) - expect(1)).abs() < 1e-6 * expect(1));
         assert!((f64::from(second) - expect(2)).abs() < 1e-6 * expect(2));
     }

@@ -7,15 +7,15 @@
 //! A build without AVX2 has nothing to compare and says so; with `PICOCNN_REQUIRE_AVX2=1`
 //! (set by `scripts/test.sh`) that is a failure instead, so CI cannot skip silently.
 
+use picocnn::shape::{CONV_SIDE, FILTERS, IMAGE_PIXELS, KERNEL_TAPS, POOL_SIDE};
 use proptest::prelude::*;
-use trainer::kernels::{self, AdamStep, CONV_PARAMS, CONV_ROW, POOL_ROW, scalar};
+use trainer::kernels::{self, AdamStep, CONV_PARAMS, CONV_POSITIONS, POOL_POSITIONS, scalar};
 
 #[test]
 fn avx2_kernels_are_compiled_in_when_required() {
     let required = std::env::var("PICOCNN_REQUIRE_AVX2").is_ok_and(|v| v == "1");
-    if required {
-        assert!(
-            kernels::AVX2_COMPILED,
+    if required && !kernels::AVX2_COMPILED {
+        panic!(
             "PICOCNN_REQUIRE_AVX2=1 but this build has no AVX2/FMA kernels (check the rustflags)"
         );
     } else if !kernels::AVX2_COMPILED {
@@ -71,6 +71,80 @@ proptest! {
     }
 }
 
+/// The fused convolution + pooling kernel equals the convolution followed by 2x2 max-pooling
+/// (first maximum on ties), for whichever implementation is built.
+#[test]
+fn conv_pool_forward_is_conv_then_max_pool() {
+    let bp = 8;
+    let pixels: Vec<f32> = (0..IMAGE_PIXELS * bp)
+        .map(|i| ((i * 7919) % 5) as f32)
+        .collect();
+    let w: Vec<f32> = (0..FILTERS * KERNEL_TAPS)
+        .map(|i| ((i * 31) % 5) as f32 - 2.0)
+        .collect();
+    // Every fourth filter has a bias low enough for whole windows to be cut by the ReLU.
+    let b: Vec<f32> = (0..FILTERS)
+        .map(|f| {
+            if f % 4 == 0 {
+                -12.0
+            } else {
+                (f % 3) as f32 - 1.0
+            }
+        })
+        .collect();
+    let mut conv = vec![0.0; CONV_POSITIONS * FILTERS * bp];
+    kernels::conv_forward(&pixels, &w, &b, 0, &mut conv);
+    let mut pooled = vec![0.0; POOL_POSITIONS * FILTERS * bp];
+    let mut argmax = vec![0.0; POOL_POSITIONS * FILTERS * bp];
+    kernels::conv_pool_forward(&pixels, &w, &b, 0, &mut pooled, &mut argmax);
+    let (mut ties, mut zero_windows) = (0, 0);
+    for py in 0..POOL_SIDE {
+        for px in 0..POOL_SIDE {
+            for f in 0..FILTERS {
+                for lane in 0..bp {
+                    let window: Vec<f32> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                        .iter()
+                        .map(|(dy, dx)| {
+                            conv[(((2 * py + dy) * CONV_SIDE + 2 * px + dx) * FILTERS + f) * bp
+                                + lane]
+                        })
+                        .collect();
+                    let max = window.iter().copied().fold(f32::MIN, f32::max);
+                    let first = window.iter().position(|&c| c == max).unwrap();
+                    let at = ((py * POOL_SIDE + px) * FILTERS + f) * bp + lane;
+                    assert_eq!(
+                        (pooled[at], argmax[at]),
+                        (max, first as f32),
+                        "window {py},{px} filter {f}"
+                    );
+                    ties +=
+                        usize::from(window.iter().filter(|&&c| c == max).count() > 1 && max > 0.0);
+                    zero_windows += usize::from(max == 0.0);
+                }
+            }
+        }
+    }
+    assert!(
+        ties > 100 && zero_windows > 100,
+        "ties {ties}, all-zero windows {zero_windows}"
+    );
+}
+
+/// Adam stores subnormal results as zero (TensorFlow's flush-to-zero): a first moment
+/// decaying under a zero gradient reaches zero instead of sticking at the smallest
+/// subnormal, which would make every later step slow.
+#[test]
+fn adam_flushes_subnormal_moments_to_zero() {
+    let tiny = f32::from_bits(1);
+    let mut w = vec![0.5; 3];
+    let mut m = vec![1.05 * f32::MIN_POSITIVE, tiny, 2.0 * f32::MIN_POSITIVE];
+    let mut v = vec![1.0; 3];
+    kernels::adam_update(&mut w, &mut m, &mut v, &[0.0; 3], adam_step());
+    assert_eq!(m, [0.0, 0.0, 0.9 * 2.0 * f32::MIN_POSITIVE]);
+    // Without the flush, 0.9 * tiny rounds back to tiny: stuck forever.
+    assert_eq!(tiny - tiny * 0.1, tiny);
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -82,12 +156,12 @@ fn bits(v: &[f32]) -> Vec<u32> {
 ))]
 mod avx_vs_scalar {
     use super::*;
-    use picocnn::shape::{CONV_SIDE, FILTERS, IMAGE_PIXELS, KERNEL_TAPS};
     use trainer::kernels::avx;
 
-    /// First output row and row count of a convolution slice.
-    fn conv_rows() -> impl Strategy<Value = (usize, usize)> {
-        (0..CONV_SIDE).prop_flat_map(|first| (Just(first), 1..=(CONV_SIDE - first).min(3)))
+    /// A range of positions, `(first, count)`, inside a map of `positions`.
+    fn position_range(positions: usize, longest: usize) -> impl Strategy<Value = (usize, usize)> {
+        (0..positions)
+            .prop_flat_map(move |first| (Just(first), 1..=(positions - first).min(longest)))
     }
 
     proptest! {
@@ -148,27 +222,30 @@ mod avx_vs_scalar {
 
         #[test]
         fn conv_forward(
-            ((first, rows), bp, pixels, w, b) in (conv_rows(), padded_batch()).prop_flat_map(|(r, bp)| (
-                Just(r), Just(bp), ints(IMAGE_PIXELS * bp, 0, 3),
-                ints(FILTERS * KERNEL_TAPS, -2, 2), ints(FILTERS, -2, 2),
-            ))
+            ((first, n), bp, pixels, w, b) in (position_range(CONV_POSITIONS, 60), padded_batch())
+                .prop_flat_map(|(r, bp)| (
+                    Just(r), Just(bp), ints(IMAGE_PIXELS * bp, 0, 3),
+                    ints(FILTERS * KERNEL_TAPS, -2, 2), ints(FILTERS, -2, 2),
+                ))
         ) {
-            let mut want = vec![f32::NAN; rows * CONV_ROW * bp];
-            let mut got = vec![f32::NAN; rows * CONV_ROW * bp];
+            let mut want = vec![f32::NAN; n * FILTERS * bp];
+            let mut got = vec![f32::NAN; n * FILTERS * bp];
             scalar::conv_forward(&pixels, &w, &b, first, &mut want);
             avx::conv_forward(&pixels, &w, &b, first, &mut got);
-            prop_assert!(want.iter().any(|&o| o > 0.0) && want.iter().any(|&o| o == 0.0));
+            prop_assert!(want.iter().any(|&o| o > 0.0) && want.contains(&0.0));
             prop_assert_eq!(want, got);
         }
 
         #[test]
         fn conv_backward(
-            ((first, _), _bp, pixels, out, grad) in (conv_rows(), padded_batch()).prop_flat_map(|(r, bp)| (
-                Just(r), Just(bp), ints(IMAGE_PIXELS * bp, 0, 3),
-                ints(r.1 * CONV_ROW * bp, -1, 2), ints(r.1 * CONV_ROW * bp, -3, 3),
-            ))
+            ((first, n), bp, pixels, out, grad) in (position_range(CONV_POSITIONS, 60), padded_batch())
+                .prop_flat_map(|((first, n), bp)| (
+                    Just((first, n)), Just(bp), ints(IMAGE_PIXELS * bp, 0, 3),
+                    ints(n * FILTERS * bp, -1, 2), ints(n * FILTERS * bp, -3, 3),
+                ))
         ) {
             // Negative "outputs" stand for positions the ReLU cut; they must pass nothing.
+            prop_assert_eq!(out.len(), n * FILTERS * bp);
             let mut want = vec![f32::NAN; CONV_PARAMS];
             let mut got = vec![f32::NAN; CONV_PARAMS];
             scalar::conv_backward(&pixels, first, &out, &grad, &mut want);
@@ -177,23 +254,28 @@ mod avx_vs_scalar {
         }
 
         #[test]
-        fn pool_forward_and_backward(
-            (conv, grad) in padded_batch().prop_flat_map(|bp| (
-                ints(2 * CONV_ROW * bp, 0, 2), ints(POOL_ROW * bp, -3, 3),
-            ))
+        fn conv_pool_forward_and_backward(
+            ((first, n), bp, pixels, w, b) in (position_range(POOL_POSITIONS, 20), padded_batch())
+                .prop_flat_map(|(r, bp)| (
+                    Just(r), Just(bp), ints(IMAGE_PIXELS * bp, 0, 2),
+                    ints(FILTERS * KERNEL_TAPS, -1, 1), ints(FILTERS, -1, 1),
+                ))
         ) {
-            // Values in 0..=2 make ties and all-zero windows common: the tie rule is tested.
-            let pooled_len = grad.len();
-            let mut want = vec![f32::NAN; pooled_len];
-            let mut got = vec![f32::NAN; pooled_len];
-            scalar::pool_forward(&conv, &mut want);
-            avx::pool_forward(&conv, &mut got);
+            // Tiny integers make ties and all-negative windows common: the tie rule is tested.
+            let len = n * FILTERS * bp;
+            let (mut want, mut want_arg) = (vec![f32::NAN; len], vec![f32::NAN; len]);
+            let (mut got, mut got_arg) = (vec![f32::NAN; len], vec![f32::NAN; len]);
+            scalar::conv_pool_forward(&pixels, &w, &b, first, &mut want, &mut want_arg);
+            avx::conv_pool_forward(&pixels, &w, &b, first, &mut got, &mut got_arg);
             prop_assert_eq!(&want, &got);
-            let mut want_grad = vec![f32::NAN; conv.len()];
-            let mut got_grad = vec![f32::NAN; conv.len()];
-            scalar::pool_backward(&conv, &want, &grad, &mut want_grad);
-            avx::pool_backward(&conv, &want, &grad, &mut got_grad);
-            prop_assert_eq!(want_grad, got_grad);
+            prop_assert_eq!(&want_arg, &got_arg);
+
+            let grad: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
+            let mut want_dw = vec![f32::NAN; CONV_PARAMS];
+            let mut got_dw = vec![f32::NAN; CONV_PARAMS];
+            scalar::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, &mut want_dw);
+            avx::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, &mut got_dw);
+            prop_assert_eq!(want_dw, got_dw);
         }
 
         #[test]

@@ -10,12 +10,14 @@
 //! come from differs, so each kernel is a [`Tile`] implementation and [`for_each_tile`]
 //! walks the output in such tiles.
 
-use super::{AdamStep, CONV_ROW};
-use picocnn::shape::{CONV_SIDE, FILTERS, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS};
+use super::AdamStep;
+use picocnn::shape::{
+    CONV_SIDE, FILTERS, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS, POOL_SIDE,
+};
 use safe_arch::{
-    add_m256, bitand_m256, bitandnot_m256, cmp_op, cmp_op_mask_m256, div_m256, fused_mul_add_m256,
-    load_unaligned_m256, m256, max_m256, mul_m256, set_splat_m256, sqrt_m256, store_unaligned_m256,
-    sub_m256, zeroed_m256,
+    add_m256, bitand_m256, bitandnot_m256, blend_varying_m256, cmp_op, cmp_op_mask_m256, div_m256,
+    fused_mul_add_m256, load_unaligned_m256, m256, max_m256, mul_m256, set_splat_m256, sqrt_m256,
+    store_unaligned_m256, sub_m256, zeroed_m256,
 };
 use std::array;
 
@@ -25,9 +27,9 @@ const W: usize = 8;
 const TILE_ROWS: usize = 3;
 /// Vectors of a tile.
 const TILE_VECS: usize = 4;
-/// Reduction rows per block in [`dense_forward`]: the block of `x` (128 rows x 32 images
-/// = 16 KiB) stays in L1 while every output tile sweeps it.
-const FORWARD_BLOCK: usize = 128;
+/// Reduction rows per block in [`dense_forward`]: the block's weights (48 x 128) and
+/// inputs (48 x 32 images) take 30 KiB and stay in L1 while every output tile sweeps them.
+const FORWARD_BLOCK: usize = 48;
 
 /// Pixel offsets of the 3x3 window's taps from its top-left pixel, in tap order.
 const TAP_OFFSETS: [usize; KERNEL_TAPS] = {
@@ -123,41 +125,80 @@ fn tile_row<T: Tile, const R: usize>(op: &mut T, r0: usize, vecs: usize) {
     }
 }
 
-/// See [`super::conv_forward`].
-pub fn conv_forward(pixels: &[f32], w: &[f32], b: &[f32], first_row: usize, out: &mut [f32]) {
-    let nv = pixels.len() / IMAGE_PIXELS / W;
-    let px = lanes(pixels);
-    let wv: Vec<[m256; KERNEL_TAPS]> = w
+/// Top-left input pixel of convolution output position `position`.
+fn conv_corner(position: usize) -> usize {
+    position / CONV_SIDE * IMAGE_SIDE + position % CONV_SIDE
+}
+
+/// Top-left input pixel of the 4x4 pixel block under pooled position `position`.
+fn pool_corner(position: usize) -> usize {
+    2 * (position / POOL_SIDE) * IMAGE_SIDE + 2 * (position % POOL_SIDE)
+}
+
+/// Pixel offsets of a 4x4 block's pixels from its corner, row by row.
+const BLOCK_OFFSETS: [usize; 16] = {
+    let mut offsets = [0; 16];
+    let mut q = 0;
+    while q < 16 {
+        offsets[q] = (q / 4) * IMAGE_SIDE + q % 4;
+        q += 1;
+    }
+    offsets
+};
+
+/// For pooling window element `k` (top-left, top-right, bottom-left, bottom-right) and
+/// tap `t`, the index of its pixel in the 4x4 block.
+const WINDOW_TAPS: [[usize; KERNEL_TAPS]; 4] = {
+    let mut taps = [[0; KERNEL_TAPS]; 4];
+    let mut k = 0;
+    while k < 4 {
+        let mut t = 0;
+        while t < KERNEL_TAPS {
+            taps[k][t] = (k / 2 + t / KERNEL_SIDE) * 4 + k % 2 + t % KERNEL_SIDE;
+            t += 1;
+        }
+        k += 1;
+    }
+    taps
+};
+
+/// The convolution weights and biases broadcast to vectors, once per call.
+fn broadcast_filters(w: &[f32], b: &[f32]) -> (Vec<[m256; KERNEL_TAPS]>, Vec<m256>) {
+    let wv = w
         .chunks_exact(KERNEL_TAPS)
         .map(|wf| array::from_fn(|k| splat(wf[k])))
         .collect();
-    let bv: Vec<m256> = b.iter().map(|&bf| splat(bf)).collect();
+    (wv, b.iter().map(|&bf| splat(bf)).collect())
+}
+
+/// See [`super::conv_forward`].
+pub fn conv_forward(pixels: &[f32], w: &[f32], b: &[f32], first: usize, out: &mut [f32]) {
+    let nv = pixels.len() / IMAGE_PIXELS / W;
+    let px = lanes(pixels);
+    let (wv, bv) = broadcast_filters(w, b);
     let zero = zeroed_m256();
-    for (row, out_row) in lanes_mut(out).chunks_exact_mut(CONV_ROW * nv).enumerate() {
-        let y = first_row + row;
-        for (x, out_pos) in out_row.chunks_exact_mut(FILTERS * nv).enumerate() {
-            let corner = y * IMAGE_SIDE + x;
-            for lane in 0..nv {
-                let taps: [m256; KERNEL_TAPS] =
-                    array::from_fn(|k| load(&px[(corner + TAP_OFFSETS[k]) * nv + lane]));
-                for ((out_f, wf), &bf) in out_pos.chunks_exact_mut(nv).zip(&wv).zip(&bv) {
-                    let mut acc = bf;
-                    for (&wk, &tk) in wf.iter().zip(&taps) {
-                        acc = fma(wk, tk, acc);
-                    }
-                    store(&mut out_f[lane], max_m256(acc, zero));
+    for (p, out_pos) in lanes_mut(out).chunks_exact_mut(FILTERS * nv).enumerate() {
+        let corner = conv_corner(first + p);
+        for lane in 0..nv {
+            let taps: [m256; KERNEL_TAPS] =
+                array::from_fn(|k| load(&px[(corner + TAP_OFFSETS[k]) * nv + lane]));
+            for ((out_f, wf), &bf) in out_pos.chunks_exact_mut(nv).zip(&wv).zip(&bv) {
+                let mut acc = bf;
+                for (&wk, &tk) in wf.iter().zip(&taps) {
+                    acc = fma(wk, tk, acc);
                 }
+                store(&mut out_f[lane], max_m256(acc, zero));
             }
         }
     }
 }
 
 /// See [`super::conv_backward`].
-pub fn conv_backward(pixels: &[f32], first_row: usize, out: &[f32], grad: &[f32], dw: &mut [f32]) {
+pub fn conv_backward(pixels: &[f32], first: usize, out: &[f32], grad: &[f32], dw: &mut [f32]) {
     let nv = pixels.len() / IMAGE_PIXELS / W;
     let px = lanes(pixels);
     let (out, grad) = (lanes(out), lanes(grad));
-    let rows = out.len() / (CONV_ROW * nv);
+    let positions = out.len() / (FILTERS * nv);
     let zero = zeroed_m256();
     let (dw_taps, db) = dw.split_at_mut(FILTERS * KERNEL_TAPS);
     // Filter by filter, so the nine tap sums and the bias sum stay in registers.
@@ -168,18 +209,15 @@ pub fn conv_backward(pixels: &[f32], first_row: usize, out: &[f32], grad: &[f32]
     {
         let mut acc_taps = [zero; KERNEL_TAPS];
         let mut acc_bias = zero;
-        for row in 0..rows {
-            for x in 0..CONV_SIDE {
-                let corner = (first_row + row) * IMAGE_SIDE + x;
-                let at = ((row * CONV_SIDE + x) * FILTERS + f) * nv;
-                for (lane, (o, g)) in out[at..at + nv].iter().zip(&grad[at..at + nv]).enumerate() {
-                    let positive =
-                        cmp_op_mask_m256::<{ cmp_op!(GreaterThanOrdered) }>(load(o), zero);
-                    let g = bitand_m256(load(g), positive);
-                    acc_bias = add_m256(acc_bias, g);
-                    for (acc, &offset) in acc_taps.iter_mut().zip(&TAP_OFFSETS) {
-                        *acc = fma(g, load(&px[(corner + offset) * nv + lane]), *acc);
-                    }
+        for p in 0..positions {
+            let corner = conv_corner(first + p);
+            let at = (p * FILTERS + f) * nv;
+            for (lane, (o, g)) in out[at..at + nv].iter().zip(&grad[at..at + nv]).enumerate() {
+                let positive = cmp_op_mask_m256::<{ cmp_op!(GreaterThanOrdered) }>(load(o), zero);
+                let g = bitand_m256(load(g), positive);
+                acc_bias = add_m256(acc_bias, g);
+                for (acc, &offset) in acc_taps.iter_mut().zip(&TAP_OFFSETS) {
+                    *acc = fma(g, load(&px[(corner + offset) * nv + lane]), *acc);
                 }
             }
         }
@@ -190,58 +228,105 @@ pub fn conv_backward(pixels: &[f32], first_row: usize, out: &[f32], grad: &[f32]
     }
 }
 
-/// Vector offsets of pooled column `x`'s four window elements inside two convolution rows,
-/// in the order that decides ties: top-left, top-right, bottom-left, bottom-right.
-fn window_starts(x: usize, run: usize) -> [usize; 4] {
-    let row = CONV_SIDE * run;
-    [
-        2 * x * run,
-        (2 * x + 1) * run,
-        row + 2 * x * run,
-        row + (2 * x + 1) * run,
-    ]
-}
-
-/// See [`super::pool_forward`].
-pub fn pool_forward(conv: &[f32], pooled: &mut [f32]) {
-    let conv = lanes(conv);
-    let run = conv.len() / (2 * CONV_SIDE);
-    for (x, out) in lanes_mut(pooled).chunks_exact_mut(run).enumerate() {
-        let [a, b, c, d] = window_starts(x, run).map(|s| &conv[s..s + run]);
-        for ((((o, a), b), c), d) in out.iter_mut().zip(a).zip(b).zip(c).zip(d) {
-            store(
-                o,
-                max_m256(max_m256(load(a), load(b)), max_m256(load(c), load(d))),
-            );
+/// See [`super::conv_pool_forward`].
+pub fn conv_pool_forward(
+    pixels: &[f32],
+    w: &[f32],
+    b: &[f32],
+    first: usize,
+    pooled: &mut [f32],
+    argmax: &mut [f32],
+) {
+    let nv = pixels.len() / IMAGE_PIXELS / W;
+    let px = lanes(pixels);
+    let (wv, bv) = broadcast_filters(w, b);
+    let zero = zeroed_m256();
+    let window_index: [m256; 4] = array::from_fn(|k| splat(k as f32));
+    let positions = lanes_mut(pooled)
+        .chunks_exact_mut(FILTERS * nv)
+        .zip(lanes_mut(argmax).chunks_exact_mut(FILTERS * nv));
+    for (p, (pooled_pos, argmax_pos)) in positions.enumerate() {
+        let corner = pool_corner(first + p);
+        for lane in 0..nv {
+            let block: [m256; 16] =
+                array::from_fn(|q| load(&px[(corner + BLOCK_OFFSETS[q]) * nv + lane]));
+            let filters = pooled_pos
+                .chunks_exact_mut(nv)
+                .zip(argmax_pos.chunks_exact_mut(nv));
+            for ((pooled_f, argmax_f), (wf, &bf)) in filters.zip(wv.iter().zip(&bv)) {
+                let conv: [m256; 4] = array::from_fn(|k| {
+                    let mut acc = bf;
+                    for (&wk, &q) in wf.iter().zip(&WINDOW_TAPS[k]) {
+                        acc = fma(wk, block[q], acc);
+                    }
+                    max_m256(acc, zero)
+                });
+                // Strictly greater replaces, so ties keep the earlier element.
+                let mut best = conv[0];
+                let mut arg = window_index[0];
+                for (&c, &k) in conv.iter().zip(&window_index).skip(1) {
+                    let greater = cmp_op_mask_m256::<{ cmp_op!(GreaterThanOrdered) }>(c, best);
+                    best = blend_varying_m256(best, c, greater);
+                    arg = blend_varying_m256(arg, k, greater);
+                }
+                store(&mut pooled_f[lane], best);
+                store(&mut argmax_f[lane], arg);
+            }
         }
     }
 }
 
-/// See [`super::pool_backward`].
-pub fn pool_backward(conv: &[f32], pooled: &[f32], grad_pooled: &[f32], grad_conv: &mut [f32]) {
-    let conv = lanes(conv);
-    let grad_conv = lanes_mut(grad_conv);
-    let run = conv.len() / (2 * CONV_SIDE);
+/// See [`super::conv_pool_backward`].
+pub fn conv_pool_backward(
+    pixels: &[f32],
+    first: usize,
+    pooled: &[f32],
+    argmax: &[f32],
+    grad: &[f32],
+    dw: &mut [f32],
+) {
+    let nv = pixels.len() / IMAGE_PIXELS / W;
+    let px = lanes(pixels);
+    let (pooled, argmax, grad) = (lanes(pooled), lanes(argmax), lanes(grad));
+    let positions = pooled.len() / (FILTERS * nv);
     let zero = zeroed_m256();
-    let windows = lanes(pooled)
-        .chunks_exact(run)
-        .zip(lanes(grad_pooled).chunks_exact(run));
-    for (x, (out, g_out)) in windows.enumerate() {
-        let starts = window_starts(x, run);
-        for (e, (m, g)) in out.iter().zip(g_out).enumerate() {
-            let m = load(m);
-            let g = load(g);
-            // Lanes still waiting for their first maximal element; none where the max is 0.
-            let mut open = cmp_op_mask_m256::<{ cmp_op!(GreaterThanOrdered) }>(m, zero);
-            for &s in &starts {
-                let hit = bitand_m256(
-                    cmp_op_mask_m256::<{ cmp_op!(EqualOrdered) }>(load(&conv[s + e]), m),
-                    open,
-                );
-                store(&mut grad_conv[s + e], bitand_m256(g, hit));
-                open = bitandnot_m256(hit, open);
+    let window_index: [m256; 4] = array::from_fn(|k| splat(k as f32));
+    let (dw_taps, db) = dw.split_at_mut(FILTERS * KERNEL_TAPS);
+    for (f, (dwf, dbf)) in dw_taps
+        .chunks_exact_mut(KERNEL_TAPS)
+        .zip(db.iter_mut())
+        .enumerate()
+    {
+        let mut acc_taps = [zero; KERNEL_TAPS];
+        let mut acc_bias = zero;
+        for p in 0..positions {
+            let corner = pool_corner(first + p);
+            let at = (p * FILTERS + f) * nv;
+            let lanes = pooled[at..at + nv]
+                .iter()
+                .zip(&argmax[at..at + nv])
+                .zip(&grad[at..at + nv]);
+            for (lane, ((m, a), g)) in lanes.enumerate() {
+                let positive = cmp_op_mask_m256::<{ cmp_op!(GreaterThanOrdered) }>(load(m), zero);
+                let g = bitand_m256(load(g), positive);
+                acc_bias = add_m256(acc_bias, g);
+                let a = load(a);
+                for (taps, &k) in WINDOW_TAPS.iter().zip(&window_index) {
+                    let g_k = bitand_m256(g, cmp_op_mask_m256::<{ cmp_op!(EqualOrdered) }>(a, k));
+                    for (acc, &q) in acc_taps.iter_mut().zip(taps) {
+                        *acc = fma(
+                            g_k,
+                            load(&px[(corner + BLOCK_OFFSETS[q]) * nv + lane]),
+                            *acc,
+                        );
+                    }
+                }
             }
         }
+        for (d, &acc) in dwf.iter_mut().zip(&acc_taps) {
+            *d = sum_lanes(acc);
+        }
+        *dbf = sum_lanes(acc_bias);
     }
 }
 
@@ -432,6 +517,10 @@ struct AdamVec {
     one_minus_beta1: m256,
     one_minus_beta2: m256,
     epsilon: m256,
+    min_normal: m256,
+    sign: m256,
+    /// Smallest `|m|` whose product with `alpha` is normal.
+    numerator_floor: m256,
 }
 
 impl AdamVec {
@@ -441,23 +530,38 @@ impl AdamVec {
             one_minus_beta1: splat(step.one_minus_beta1),
             one_minus_beta2: splat(step.one_minus_beta2),
             epsilon: splat(step.epsilon),
+            min_normal: splat(f32::MIN_POSITIVE),
+            sign: splat(-0.0),
+            numerator_floor: splat(step.numerator_floor()),
         }
+    }
+
+    /// `x`, with lanes whose magnitude is below `floor` replaced by zero (NaN stays NaN).
+    #[inline(always)]
+    fn zero_below(self, x: m256, floor: m256) -> m256 {
+        let magnitude = bitandnot_m256(self.sign, x);
+        bitand_m256(
+            x,
+            cmp_op_mask_m256::<{ cmp_op!(NotLessThanUnordered) }>(magnitude, floor),
+        )
+    }
+
+    /// `x`, with subnormal lanes replaced by zero.
+    #[inline(always)]
+    fn flush(self, x: m256) -> m256 {
+        self.zero_below(x, self.min_normal)
     }
 
     /// One Adam step on eight parameters in place.
     #[inline(always)]
     fn apply(self, w: &mut [f32; W], m: &mut [f32; W], v: &mut [f32; W], g: m256) {
-        let m_new = fma(sub_m256(g, load(m)), self.one_minus_beta1, load(m));
-        let v_new = fma(
-            sub_m256(mul_m256(g, g), load(v)),
-            self.one_minus_beta2,
-            load(v),
-        );
-        let update = div_m256(
-            mul_m256(m_new, self.alpha),
-            add_m256(sqrt_m256(v_new), self.epsilon),
-        );
-        store(w, sub_m256(load(w), update));
+        let m_new = self.flush(fma(sub_m256(g, load(m)), self.one_minus_beta1, load(m)));
+        let g2_minus_v = sub_m256(mul_m256(g, g), load(v));
+        let v_new = self.flush(fma(g2_minus_v, self.one_minus_beta2, load(v)));
+        let m_kept = self.zero_below(m_new, self.numerator_floor);
+        let denominator = add_m256(sqrt_m256(v_new), self.epsilon);
+        let update = div_m256(mul_m256(m_kept, self.alpha), denominator);
+        store(w, self.flush(sub_m256(load(w), update)));
         store(m, m_new);
         store(v, v_new);
     }

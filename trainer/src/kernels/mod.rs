@@ -18,7 +18,8 @@
 //!
 //! - pixels: `IMAGE_PIXELS x bp`, value in `[0, 1]`.
 //! - convolution output: `(y * CONV_SIDE + x) * FILTERS + f` rows, after ReLU.
-//! - pooled output: `(y * POOL_SIDE + x) * FILTERS + f` rows.
+//! - pooled output: `(y * POOL_SIDE + x) * FILTERS + f` rows; its `argmax` companion has
+//!   the same layout.
 //! - dense weights: `w[i * n_out + j]`, input `i` to output `j` (see [`crate::params`]).
 //! - a dense layer's output gradient comes in two forms: `dyt` (`n_out x bp`, the
 //!   activation layout) for the input gradient and `dy` (`bp x n_out`) for the weight
@@ -73,10 +74,10 @@ pub const AVX2_COMPILED: bool = cfg!(all(
     target_feature = "fma"
 ));
 
-/// Floats of one convolution output row (all columns and filters) per batch lane.
-pub const CONV_ROW: usize = CONV_SIDE * FILTERS;
-/// Floats of one pooled output row per batch lane.
-pub const POOL_ROW: usize = POOL_SIDE * FILTERS;
+/// Positions of the convolution's output map.
+pub const CONV_POSITIONS: usize = CONV_SIDE * CONV_SIDE;
+/// Positions of the pooled map.
+pub const POOL_POSITIONS: usize = POOL_SIDE * POOL_SIDE;
 /// Convolution weights plus biases: the length of a convolution gradient.
 pub const CONV_PARAMS: usize = FILTERS * KERNEL_TAPS + FILTERS;
 
@@ -85,6 +86,16 @@ pub const CONV_PARAMS: usize = FILTERS * KERNEL_TAPS + FILTERS;
 /// With `t` the 1-based step: `m += (g - m) * (1 - beta1)`, `v += (g^2 - v) * (1 - beta2)`,
 /// `w -= alpha * m / (sqrt(v) + epsilon)` where
 /// `alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`.
+///
+/// New values of `m`, `v` and `w` that are subnormal are stored as zero, as TensorFlow's
+/// CPU kernels do (they run with flush-to-zero). Without it the first moment of a weight
+/// whose gradient stays zero decays into subnormals and sticks at the smallest one
+/// (`0.9 * 1.4e-45` rounds back to `1.4e-45`); every later step then pays a microcode
+/// assist per vector: on the development machine a tenth of variant B's moments got
+/// there within 700 steps and each step became 2.4 times slower. For the same reason the
+/// numerator `m * alpha` counts as zero when it would be subnormal; that is decided on
+/// `|m|` before multiplying (see [`AdamStep::numerator_floor`]), so the CPU never has to
+/// produce the subnormal only to flush it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamStep {
     /// Bias-corrected step size for this step.
@@ -95,6 +106,13 @@ pub struct AdamStep {
     pub one_minus_beta2: f32,
     /// Added to `sqrt(v)` before dividing.
     pub epsilon: f32,
+}
+
+impl AdamStep {
+    /// The smallest `|m|` whose product with `alpha` is a normal f32.
+    pub fn numerator_floor(self) -> f32 {
+        f32::MIN_POSITIVE / self.alpha
+    }
 }
 
 fn padded_batch(len: usize, per_lane: usize) -> usize {
@@ -110,64 +128,86 @@ fn padded_batch(len: usize, per_lane: usize) -> usize {
     bp
 }
 
-/// Convolution rows `first_row..` (3x3 valid, stride 1) plus bias, then ReLU.
+/// Convolution (3x3 valid, stride 1) plus bias, then ReLU, at output positions
+/// `first..first + n` (position `y * CONV_SIDE + x`), `n = out.len() / (FILTERS * bp)`.
 ///
-/// `pixels` is `IMAGE_PIXELS x bp`; `out` receives whole output rows, `rows x CONV_ROW x bp`.
+/// `pixels` is `IMAGE_PIXELS x bp`; `out` is `n x FILTERS x bp`, rows `(position, filter)`.
 ///
 /// # Panics
-/// If the lengths disagree or the rows run past the feature map.
-pub fn conv_forward(pixels: &[f32], w: &[f32], b: &[f32], first_row: usize, out: &mut [f32]) {
+/// If the lengths disagree or the positions run past the feature map.
+pub fn conv_forward(pixels: &[f32], w: &[f32], b: &[f32], first: usize, out: &mut [f32]) {
     let bp = padded_batch(pixels.len(), IMAGE_PIXELS);
     assert_eq!((w.len(), b.len()), (FILTERS * KERNEL_TAPS, FILTERS));
-    assert_eq!(out.len() % (CONV_ROW * bp), 0);
-    assert!(first_row + out.len() / (CONV_ROW * bp) <= CONV_SIDE);
-    active::conv_forward(pixels, w, b, first_row, out);
+    assert!(out.len().is_multiple_of(FILTERS * bp));
+    assert!(first + out.len() / (FILTERS * bp) <= CONV_POSITIONS);
+    active::conv_forward(pixels, w, b, first, out);
 }
 
-/// Weight and bias gradient of convolution rows `first_row..`, through the ReLU.
+/// Weight and bias gradient of [`conv_forward`] at positions `first..`, through the ReLU.
 ///
-/// `out` is what [`conv_forward`] produced for those rows and `grad` the loss gradient
-/// with respect to it; positions where `out <= 0` pass no gradient. `dw` receives the sum
-/// over these rows and the whole batch: `FILTERS x KERNEL_TAPS` weights, then `FILTERS`
-/// biases (it is overwritten, not accumulated).
+/// `out` is what [`conv_forward`] produced there and `grad` the loss gradient with respect
+/// to it; positions where `out <= 0` pass nothing. `dw` receives the sum over these
+/// positions and the whole batch: `FILTERS x KERNEL_TAPS` weights, then `FILTERS` biases
+/// (it is overwritten, not accumulated).
 ///
 /// # Panics
-/// If the lengths disagree or the rows run past the feature map.
-pub fn conv_backward(pixels: &[f32], first_row: usize, out: &[f32], grad: &[f32], dw: &mut [f32]) {
+/// If the lengths disagree or the positions run past the feature map.
+pub fn conv_backward(pixels: &[f32], first: usize, out: &[f32], grad: &[f32], dw: &mut [f32]) {
     let bp = padded_batch(pixels.len(), IMAGE_PIXELS);
     assert_eq!(out.len(), grad.len());
-    assert_eq!(out.len() % (CONV_ROW * bp), 0);
-    assert!(first_row + out.len() / (CONV_ROW * bp) <= CONV_SIDE);
+    assert!(out.len().is_multiple_of(FILTERS * bp));
+    assert!(first + out.len() / (FILTERS * bp) <= CONV_POSITIONS);
     assert_eq!(dw.len(), CONV_PARAMS);
-    active::conv_backward(pixels, first_row, out, grad, dw);
+    active::conv_backward(pixels, first, out, grad, dw);
 }
 
-/// 2x2 max-pooling of two convolution rows into one pooled row.
+/// Convolution + ReLU + 2x2 max-pooling at pooled positions `first..first + n` (position
+/// `y * POOL_SIDE + x`), without storing the convolution's output.
 ///
-/// `conv` is `2 x CONV_ROW x bp` (rows `2y` and `2y + 1`), `pooled` is `POOL_ROW x bp`.
+/// `pooled` (`n x FILTERS x bp`) receives each window's maximum and `argmax` which of the
+/// window's four elements it is (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right,
+/// as an f32), the first one on ties: all [`conv_pool_backward`] needs.
 ///
 /// # Panics
-/// If the lengths disagree.
-pub fn pool_forward(conv: &[f32], pooled: &mut [f32]) {
-    let bp = padded_batch(pooled.len(), POOL_ROW);
-    assert_eq!(conv.len(), 2 * CONV_ROW * bp);
-    active::pool_forward(conv, pooled);
+/// If the lengths disagree or the positions run past the pooled map.
+pub fn conv_pool_forward(
+    pixels: &[f32],
+    w: &[f32],
+    b: &[f32],
+    first: usize,
+    pooled: &mut [f32],
+    argmax: &mut [f32],
+) {
+    let bp = padded_batch(pixels.len(), IMAGE_PIXELS);
+    assert_eq!((w.len(), b.len()), (FILTERS * KERNEL_TAPS, FILTERS));
+    assert_eq!(pooled.len(), argmax.len());
+    assert!(pooled.len().is_multiple_of(FILTERS * bp));
+    assert!(first + pooled.len() / (FILTERS * bp) <= POOL_POSITIONS);
+    active::conv_pool_forward(pixels, w, b, first, pooled, argmax);
 }
 
-/// Gradient of [`pool_forward`]: each window's gradient goes to its first maximal element,
-/// and to none when the maximum is not positive (the ReLU before pooling passes nothing
-/// there), so the result is already the gradient at the convolution's pre-activation.
+/// Weight and bias gradient of [`conv_pool_forward`] at pooled positions `first..`.
 ///
-/// `grad_conv` (same shape as `conv`) is overwritten.
+/// Each window's gradient reaches the convolution only at its maximal element, and only
+/// when that maximum is positive (the ReLU before pooling passes nothing otherwise). `dw`
+/// is overwritten as in [`conv_backward`].
 ///
 /// # Panics
-/// If the lengths disagree.
-pub fn pool_backward(conv: &[f32], pooled: &[f32], grad_pooled: &[f32], grad_conv: &mut [f32]) {
-    let bp = padded_batch(pooled.len(), POOL_ROW);
-    assert_eq!(conv.len(), 2 * CONV_ROW * bp);
-    assert_eq!(grad_conv.len(), conv.len());
-    assert_eq!(grad_pooled.len(), pooled.len());
-    active::pool_backward(conv, pooled, grad_pooled, grad_conv);
+/// If the lengths disagree or the positions run past the pooled map.
+pub fn conv_pool_backward(
+    pixels: &[f32],
+    first: usize,
+    pooled: &[f32],
+    argmax: &[f32],
+    grad: &[f32],
+    dw: &mut [f32],
+) {
+    let bp = padded_batch(pixels.len(), IMAGE_PIXELS);
+    assert_eq!((argmax.len(), grad.len()), (pooled.len(), pooled.len()));
+    assert!(pooled.len().is_multiple_of(FILTERS * bp));
+    assert!(first + pooled.len() / (FILTERS * bp) <= POOL_POSITIONS);
+    assert_eq!(dw.len(), CONV_PARAMS);
+    active::conv_pool_backward(pixels, first, pooled, argmax, grad, dw);
 }
 
 /// Partial dense layer: `y[j][b] = sum_i w[i][j] * x[i][b]` over the rows `i` given.

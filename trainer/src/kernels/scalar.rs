@@ -4,8 +4,10 @@
 //! contracts) and run in portable builds. Loops keep the batch innermost so the compiler
 //! can vectorize them for whatever the target offers. Shapes are checked by the caller.
 
-use super::{AdamStep, CONV_ROW};
-use picocnn::shape::{CONV_SIDE, FILTERS, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS};
+use super::AdamStep;
+use picocnn::shape::{
+    CONV_SIDE, FILTERS, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS, POOL_SIDE,
+};
 
 /// Pixel offsets of the 3x3 window's taps from its top-left pixel, in tap order.
 const TAP_OFFSETS: [usize; KERNEL_TAPS] = {
@@ -18,107 +20,151 @@ const TAP_OFFSETS: [usize; KERNEL_TAPS] = {
     offsets
 };
 
+/// Top-left input pixel of convolution output position `position`.
+fn conv_corner(position: usize) -> usize {
+    position / CONV_SIDE * IMAGE_SIDE + position % CONV_SIDE
+}
+
+/// Top-left input pixel of the 4x4 pixel block under pooled position `position`.
+fn pool_corner(position: usize) -> usize {
+    2 * (position / POOL_SIDE) * IMAGE_SIDE + 2 * (position % POOL_SIDE)
+}
+
+/// Offsets of a pooling window's four convolution positions' corners from the window's
+/// corner, in the order that decides ties (top-left, top-right, bottom-left, bottom-right).
+const WINDOW_OFFSETS: [usize; 4] = [0, 1, IMAGE_SIDE, IMAGE_SIDE + 1];
+
+/// `bias + sum_k w[k] * pixel(corner + tap k)` for every lane.
+fn conv_lanes(pixels: &[f32], bp: usize, corner: usize, wf: &[f32], bias: f32, out: &mut [f32]) {
+    out.fill(bias);
+    for (&offset, &wk) in TAP_OFFSETS.iter().zip(wf) {
+        let tap = &pixels[(corner + offset) * bp..][..bp];
+        for (o, &p) in out.iter_mut().zip(tap) {
+            *o += wk * p;
+        }
+    }
+}
+
+/// `dw[k] += sum_lanes g * pixel(corner + tap k)`.
+fn accumulate_taps(pixels: &[f32], bp: usize, corner: usize, g: &[f32], dw: &mut [f32]) {
+    for (&offset, dwk) in TAP_OFFSETS.iter().zip(dw.iter_mut()) {
+        let tap = &pixels[(corner + offset) * bp..][..bp];
+        *dwk += g.iter().zip(tap).map(|(&g, &p)| g * p).sum::<f32>();
+    }
+}
+
 /// See [`super::conv_forward`].
-pub fn conv_forward(pixels: &[f32], w: &[f32], b: &[f32], first_row: usize, out: &mut [f32]) {
+pub fn conv_forward(pixels: &[f32], w: &[f32], b: &[f32], first: usize, out: &mut [f32]) {
     let bp = pixels.len() / IMAGE_PIXELS;
-    for (row, out_row) in out.chunks_exact_mut(CONV_ROW * bp).enumerate() {
-        let y = first_row + row;
-        for (x, out_pos) in out_row.chunks_exact_mut(FILTERS * bp).enumerate() {
-            let corner = y * IMAGE_SIDE + x;
-            for ((out_f, wf), &bias) in out_pos
-                .chunks_exact_mut(bp)
-                .zip(w.chunks_exact(KERNEL_TAPS))
-                .zip(b)
-            {
-                out_f.fill(bias);
-                for (&offset, &wk) in TAP_OFFSETS.iter().zip(wf) {
-                    let tap = &pixels[(corner + offset) * bp..][..bp];
-                    for (o, &p) in out_f.iter_mut().zip(tap) {
-                        *o += wk * p;
-                    }
-                }
-                for o in out_f.iter_mut() {
-                    *o = o.max(0.0);
-                }
+    for (p, out_pos) in out.chunks_exact_mut(FILTERS * bp).enumerate() {
+        let corner = conv_corner(first + p);
+        for ((out_f, wf), &bias) in out_pos
+            .chunks_exact_mut(bp)
+            .zip(w.chunks_exact(KERNEL_TAPS))
+            .zip(b)
+        {
+            conv_lanes(pixels, bp, corner, wf, bias, out_f);
+            for o in out_f.iter_mut() {
+                *o = o.max(0.0);
             }
         }
     }
 }
 
 /// See [`super::conv_backward`].
-pub fn conv_backward(pixels: &[f32], first_row: usize, out: &[f32], grad: &[f32], dw: &mut [f32]) {
+pub fn conv_backward(pixels: &[f32], first: usize, out: &[f32], grad: &[f32], dw: &mut [f32]) {
     let bp = pixels.len() / IMAGE_PIXELS;
     let (dw_taps, db) = dw.split_at_mut(FILTERS * KERNEL_TAPS);
     dw_taps.fill(0.0);
     db.fill(0.0);
     let mut masked = vec![0.0f32; bp];
-    let rows = out
-        .chunks_exact(CONV_ROW * bp)
-        .zip(grad.chunks_exact(CONV_ROW * bp));
-    for (row, (out_row, grad_row)) in rows.enumerate() {
-        let y = first_row + row;
-        let positions = out_row
-            .chunks_exact(FILTERS * bp)
-            .zip(grad_row.chunks_exact(FILTERS * bp));
-        for (x, (out_pos, grad_pos)) in positions.enumerate() {
-            let corner = y * IMAGE_SIDE + x;
-            let filters = out_pos.chunks_exact(bp).zip(grad_pos.chunks_exact(bp));
-            for (((out_f, grad_f), dwf), dbf) in filters
-                .zip(dw_taps.chunks_exact_mut(KERNEL_TAPS))
-                .zip(db.iter_mut())
-            {
-                for ((mg, &o), &g) in masked.iter_mut().zip(out_f).zip(grad_f) {
-                    *mg = if o > 0.0 { g } else { 0.0 };
-                }
-                *dbf += masked.iter().sum::<f32>();
-                for (&offset, dwk) in TAP_OFFSETS.iter().zip(dwf.iter_mut()) {
-                    let tap = &pixels[(corner + offset) * bp..][..bp];
-                    *dwk += masked.iter().zip(tap).map(|(&g, &p)| g * p).sum::<f32>();
+    let positions = out
+        .chunks_exact(FILTERS * bp)
+        .zip(grad.chunks_exact(FILTERS * bp));
+    for (p, (out_pos, grad_pos)) in positions.enumerate() {
+        let corner = conv_corner(first + p);
+        let filters = out_pos.chunks_exact(bp).zip(grad_pos.chunks_exact(bp));
+        for (((out_f, grad_f), dwf), dbf) in filters
+            .zip(dw_taps.chunks_exact_mut(KERNEL_TAPS))
+            .zip(db.iter_mut())
+        {
+            for ((mg, &o), &g) in masked.iter_mut().zip(out_f).zip(grad_f) {
+                *mg = if o > 0.0 { g } else { 0.0 };
+            }
+            *dbf += masked.iter().sum::<f32>();
+            accumulate_taps(pixels, bp, corner, &masked, dwf);
+        }
+    }
+}
+
+/// See [`super::conv_pool_forward`].
+pub fn conv_pool_forward(
+    pixels: &[f32],
+    w: &[f32],
+    b: &[f32],
+    first: usize,
+    pooled: &mut [f32],
+    argmax: &mut [f32],
+) {
+    let bp = pixels.len() / IMAGE_PIXELS;
+    let mut window = vec![0.0f32; bp];
+    let positions = pooled
+        .chunks_exact_mut(FILTERS * bp)
+        .zip(argmax.chunks_exact_mut(FILTERS * bp));
+    for (p, (pooled_pos, argmax_pos)) in positions.enumerate() {
+        let corner = pool_corner(first + p);
+        let filters = pooled_pos
+            .chunks_exact_mut(bp)
+            .zip(argmax_pos.chunks_exact_mut(bp));
+        for ((pooled_f, argmax_f), (wf, &bias)) in filters.zip(w.chunks_exact(KERNEL_TAPS).zip(b)) {
+            for (k, &offset) in WINDOW_OFFSETS.iter().enumerate() {
+                conv_lanes(pixels, bp, corner + offset, wf, bias, &mut window);
+                for ((best, arg), &c) in pooled_f.iter_mut().zip(argmax_f.iter_mut()).zip(&window) {
+                    let c = c.max(0.0);
+                    if k == 0 || c > *best {
+                        *best = c;
+                        *arg = k as f32;
+                    }
                 }
             }
         }
     }
 }
 
-/// The four windows' element runs of pooled column `x`: `(top-left, top-right,
-/// bottom-left, bottom-right)` start offsets inside two convolution rows.
-fn window_starts(x: usize, run: usize) -> [usize; 4] {
-    let row = CONV_SIDE * run;
-    [
-        2 * x * run,
-        (2 * x + 1) * run,
-        row + 2 * x * run,
-        row + (2 * x + 1) * run,
-    ]
-}
-
-/// See [`super::pool_forward`].
-pub fn pool_forward(conv: &[f32], pooled: &mut [f32]) {
-    let run = conv.len() / (2 * CONV_SIDE);
-    for (x, out) in pooled.chunks_exact_mut(run).enumerate() {
-        let [a, b, c, d] = window_starts(x, run).map(|s| &conv[s..][..run]);
-        for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(a).zip(b).zip(c).zip(d) {
-            *o = a.max(b).max(c.max(d));
-        }
-    }
-}
-
-/// See [`super::pool_backward`].
-pub fn pool_backward(conv: &[f32], pooled: &[f32], grad_pooled: &[f32], grad_conv: &mut [f32]) {
-    let run = conv.len() / (2 * CONV_SIDE);
-    grad_conv.fill(0.0);
-    for (x, (out, g_out)) in pooled
-        .chunks_exact(run)
-        .zip(grad_pooled.chunks_exact(run))
-        .enumerate()
-    {
-        let starts = window_starts(x, run);
-        for (e, (&m, &g)) in out.iter().zip(g_out).enumerate() {
-            if m <= 0.0 {
-                continue;
-            }
-            if let Some(&s) = starts.iter().find(|&&s| conv[s + e] == m) {
-                grad_conv[s + e] = g;
+/// See [`super::conv_pool_backward`].
+pub fn conv_pool_backward(
+    pixels: &[f32],
+    first: usize,
+    pooled: &[f32],
+    argmax: &[f32],
+    grad: &[f32],
+    dw: &mut [f32],
+) {
+    let bp = pixels.len() / IMAGE_PIXELS;
+    let (dw_taps, db) = dw.split_at_mut(FILTERS * KERNEL_TAPS);
+    dw_taps.fill(0.0);
+    db.fill(0.0);
+    let mut routed = vec![0.0f32; bp];
+    let positions = pooled
+        .chunks_exact(FILTERS * bp)
+        .zip(argmax.chunks_exact(FILTERS * bp))
+        .zip(grad.chunks_exact(FILTERS * bp));
+    for (p, ((pooled_pos, argmax_pos), grad_pos)) in positions.enumerate() {
+        let corner = pool_corner(first + p);
+        let filters = pooled_pos
+            .chunks_exact(bp)
+            .zip(argmax_pos.chunks_exact(bp))
+            .zip(grad_pos.chunks_exact(bp));
+        for (((pooled_f, argmax_f), grad_f), (dwf, dbf)) in
+            filters.zip(dw_taps.chunks_exact_mut(KERNEL_TAPS).zip(db.iter_mut()))
+        {
+            for (k, &offset) in WINDOW_OFFSETS.iter().enumerate() {
+                for (((r, &m), &a), &g) in routed.iter_mut().zip(pooled_f).zip(argmax_f).zip(grad_f)
+                {
+                    *r = if m > 0.0 && a == k as f32 { g } else { 0.0 };
+                }
+                *dbf += routed.iter().sum::<f32>();
+                accumulate_taps(pixels, bp, corner + offset, &routed, dwf);
             }
         }
     }
@@ -190,11 +236,21 @@ pub fn dense_weight_grad_adam(
     }
 }
 
+/// `x`, or zero if it is subnormal (see [`AdamStep`]).
+fn flush(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x }
+}
+
 /// See [`super::adam_update`].
 pub fn adam_update(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], step: AdamStep) {
     for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-        *m += (g - *m) * step.one_minus_beta1;
-        *v += (g * g - *v) * step.one_minus_beta2;
-        *w -= (*m * step.alpha) / (v.sqrt() + step.epsilon);
+        *m = flush(*m + (g - *m) * step.one_minus_beta1);
+        *v = flush(*v + (g * g - *v) * step.one_minus_beta2);
+        let m_kept = if m.abs() < step.numerator_floor() {
+            0.0
+        } else {
+            *m
+        };
+        *w = flush(*w - (m_kept * step.alpha) / (v.sqrt() + step.epsilon));
     }
 }

@@ -1,0 +1,229 @@
+//! The training loop: Keras's `model.fit` for this network, seeded and reproducible.
+//!
+//! Defaults are those of the classic Keras exercise: Glorot-uniform kernels, zero biases,
+//! Adam 1e-3, batch 32, 5 epochs, `validation_split = 0.1` (the last tenth of the training
+//! set, split off before shuffling), the rest shuffled every epoch. Initialization and
+//! shuffling draw from ChaCha8 streams of the seed; the network's fixed work split makes
+//! the same seed, data and settings give bit-identical weights on any number of threads.
+
+use crate::dataset::Split;
+use crate::error::{Error, Result};
+use crate::history::EpochRecord;
+use crate::network::{self, Network, Tally};
+use crate::optim::Adam;
+use crate::params::Params;
+use picocnn::Variant;
+use picocnn::shape::{CLASSES, FILTERS, HIDDEN, IMAGE_PIXELS, KERNEL_TAPS};
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use std::time::Instant;
+
+/// ChaCha stream numbers, so initialization and shuffling never share random numbers.
+const INIT_STREAM: u64 = 1;
+const SHUFFLE_STREAM: u64 = 2;
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Network variant.
+    pub variant: Variant,
+    /// Passes over the training images.
+    pub epochs: usize,
+    /// Images per Adam step.
+    pub batch: usize,
+    /// Seed of initialization and shuffling.
+    pub seed: u64,
+    /// Adam's step size.
+    pub learning_rate: f32,
+}
+
+impl TrainConfig {
+    /// The Keras exercise's settings for `variant`: 5 epochs, batch 32, seed 0, lr 1e-3.
+    pub fn keras(variant: Variant) -> Self {
+        TrainConfig {
+            variant,
+            epochs: 5,
+            batch: 32,
+            seed: 0,
+            learning_rate: 1e-3,
+        }
+    }
+}
+
+/// What the training loop reports while it runs (a progress bar, a log, or nothing).
+pub trait Observer {
+    /// An epoch of `images` training images starts.
+    fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _images: usize) {}
+    /// Another batch is done; `so_far` sums the epoch's batches up to here.
+    fn batch_done(&mut self, _so_far: &Tally) {}
+    /// The epoch's training pass is done and validation is about to run.
+    fn validating(&mut self) {}
+    /// An epoch is finished, validation included.
+    fn epoch_done(&mut self, _record: &EpochRecord) {}
+}
+
+/// An observer that reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// Glorot-uniform (Xavier) samples for a `fan_in x fan_out` kernel, as Keras draws them:
+/// uniform in `[-l, l)` with `l = sqrt(6 / (fan_in + fan_out))`.
+fn glorot_uniform(rng: &mut ChaCha8Rng, len: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
+    let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+    (0..len).map(|_| rng.random_range(-limit..limit)).collect()
+}
+
+/// Keras's initial parameters for `variant`: Glorot-uniform kernels, zero biases.
+///
+/// The convolution's fans count its receptive field, as Keras does: 9 in, 9 x 32 out.
+pub fn init_params(variant: Variant, seed: u64) -> Params {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(INIT_STREAM);
+    let flat = variant.flat_len();
+    let mut params = Params::zeros(variant);
+    params.conv_w = glorot_uniform(
+        &mut rng,
+        FILTERS * KERNEL_TAPS,
+        KERNEL_TAPS,
+        KERNEL_TAPS * FILTERS,
+    );
+    params.hidden_w = glorot_uniform(&mut rng, flat * HIDDEN, flat, HIDDEN);
+    params.output_w = glorot_uniform(&mut rng, HIDDEN * CLASSES, HIDDEN, CLASSES);
+    params
+}
+
+/// A thread pool of `threads` workers (0: one per available core).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the operating system refuses the threads.
+pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("trainer-{i}"))
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} worker threads: {e}")))
+}
+
+/// Trains from Keras's initialization; see [`train_from`].
+///
+/// # Errors
+/// As [`train_from`].
+pub fn train(
+    config: &TrainConfig,
+    train: &Split,
+    validation: &Split,
+    observer: &mut dyn Observer,
+) -> Result<(Params, Vec<EpochRecord>)> {
+    train_from(
+        init_params(config.variant, config.seed),
+        config,
+        train,
+        validation,
+        observer,
+    )
+}
+
+/// Trains `params` on `train` for `config.epochs` epochs on the current rayon pool
+/// (run it inside [`thread_pool`]'s `install` to choose the threads), evaluating on
+/// `validation` after each epoch. Returns the trained parameters and one record per epoch;
+/// `seconds` is the wall time of the epoch's training pass alone.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the training split is empty, the batch size is 0, or
+/// `params` is not shaped for `config.variant`.
+pub fn train_from(
+    mut params: Params,
+    config: &TrainConfig,
+    train: &Split,
+    validation: &Split,
+    observer: &mut dyn Observer,
+) -> Result<(Params, Vec<EpochRecord>)> {
+    if train.is_empty() {
+        return Err(Error::InvalidArgument("no training images".into()));
+    }
+    if config.batch == 0 {
+        return Err(Error::InvalidArgument(
+            "batch size must be at least 1".into(),
+        ));
+    }
+    if params.variant != config.variant || !params.has_valid_shapes() {
+        return Err(Error::InvalidArgument(
+            "initial parameters do not fit the variant".into(),
+        ));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    rng.set_stream(SHUFFLE_STREAM);
+    let mut adam = Adam::new(config.variant, config.learning_rate);
+    let mut net = Network::new(config.variant, config.batch);
+    let images = train.image_arrays();
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut records = Vec::with_capacity(config.epochs);
+    let mut batch_images: Vec<&[u8; IMAGE_PIXELS]> = Vec::with_capacity(config.batch);
+    let mut batch_labels: Vec<u8> = Vec::with_capacity(config.batch);
+
+    for epoch in 1..=config.epochs {
+        order.shuffle(&mut rng);
+        observer.epoch_started(epoch, config.epochs, order.len());
+        let start = Instant::now();
+        let mut tally = Tally::default();
+        for batch in order.chunks(config.batch) {
+            batch_images.clear();
+            batch_labels.clear();
+            for &i in batch {
+                batch_images.push(&images[i]);
+                batch_labels.push(train.labels[i]);
+            }
+            tally.add(net.train_step(&mut params, &mut adam, &batch_images, &batch_labels));
+            observer.batch_done(&tally);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        observer.validating();
+        let val = network::evaluate(&params, &validation.images, &validation.labels);
+        let record = EpochRecord {
+            epoch,
+            train_loss: tally.mean_loss(),
+            train_accuracy: tally.accuracy(),
+            val_loss: val.mean_loss(),
+            val_accuracy: val.accuracy(),
+            seconds,
+        };
+        observer.epoch_done(&record);
+        records.push(record);
+    }
+    Ok((params, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initialization_follows_keras_and_the_seed() {
+        let a = init_params(Variant::Pool, 7);
+        assert_eq!(a, init_params(Variant::Pool, 7));
+        assert_ne!(a.hidden_w, init_params(Variant::Pool, 8).hidden_w);
+        assert!(a.has_valid_shapes());
+        let limit = |fan_in: f64, fan_out: f64| (6.0 / (fan_in + fan_out)).sqrt() as f32;
+        for (w, l) in [
+            (&a.conv_w, limit(9.0, 288.0)),
+            (&a.hidden_w, limit(5408.0, 128.0)),
+            (&a.output_w, limit(128.0, 10.0)),
+        ] {
+            let max = w.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            // Uniform on [-l, l): the largest of many draws comes close to l, none beyond.
+            assert!(max <= l && max > 0.9 * l, "max {max}, limit {l}");
+            let mean = w.iter().sum::<f32>() / w.len() as f32;
+            assert!(mean.abs() < 0.1 * l, "mean {mean}");
+        }
+        assert!(
+            a.conv_b
+                .iter()
+                .chain(&a.hidden_b)
+                .chain(&a.output_b)
+                .all(|&b| b == 0.0)
+        );
+    }
+}
