@@ -1,7 +1,7 @@
 //! The f32 checkpoint file (`weights.ckpt`): the trained float parameters, for host-side
 //! checks (int8 against f32, plots, resuming).
 //!
-//! Layout: the 8 bytes `PCNNCKPT`, the format version as a little-endian `u32`, then the
+//! Layout: the 8 bytes `PICOCKPT`, the format version as a little-endian `u32`, then the
 //! [`Checkpoint`] in postcard. Reading checks all three and the tensor shapes, so a wrong or
 //! truncated file is an error naming it, never a panic or a silently wrong model.
 
@@ -11,7 +11,7 @@ use crate::params::Checkpoint;
 use std::path::Path;
 
 /// First bytes of every checkpoint file.
-pub const MAGIC: [u8; 8] = *b"PCNNCKPT";
+pub const MAGIC: [u8; 8] = *b"PICOCKPT";
 /// Format version this build writes and reads.
 pub const VERSION: u32 = 1;
 
@@ -43,7 +43,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         )));
     };
     if *magic != MAGIC {
-        return Err(bad("bad magic (expected PCNNCKPT)".into()));
+        return Err(bad("bad magic (expected PICOCKPT)".into()));
     }
     let Some((version, body)) = rest.split_first_chunk::<4>() else {
         return Err(bad("truncated header".into()));
@@ -113,7 +113,7 @@ mod tests {
     fn rejects_damaged_files_with_one_line_naming_them() {
         let path = Path::new("w.ckpt");
         let good = to_bytes(&sample()).unwrap();
-        assert_eq!(&good[..12], b"PCNNCKPT\x01\x00\x00\x00");
+        assert_eq!(&good[..12], b"PICOCKPT\x01\x00\x00\x00");
 
         let mut wrong_magic = good.clone();
         wrong_magic[0] = b'X';
