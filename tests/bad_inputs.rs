@@ -1,0 +1,714 @@
+//! Every command-line tool against every file of the bad-input corpus.
+//!
+//! The corpus is `tests/corpus/` (small hand-made IDX, model and checkpoint files, written
+//! by `tests/corpus/generate.py`) plus model files made here from a freshly exported model
+//! (truncated, flipped CRC, wrong version, variant or dataset, parameters out of range...).
+//! For each file and each tool that reads that kind of file, the tool must:
+//! - exit with status 2;
+//! - print exactly one line on stderr, `error: ...`, naming the file and the problem;
+//! - not panic;
+//! - write or change no file (the whole working directory is compared before and after).
+//!
+//! Needs the release binaries (`cargo build --release --workspace --bins`) and MNIST.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use picocnn::format::{ModelFile, crc32};
+use picocnn::{Dataset, Variant};
+use picocnn_suite::{bin_path, data_dir, workspace_dir};
+use trainer::dataset::{Part, Split, load_part};
+use trainer::idx::{self, Images};
+use trainer::params::{Checkpoint, Params};
+
+const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
+const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
+const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
+fn corpus_dir() -> PathBuf {
+    workspace_dir().join("tests/corpus")
+}
+
+/// The committed corpus files whose names start with `prefix`, sorted.
+fn corpus(prefix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// What the one error line must say about each committed file (lowercase substrings;
+/// any one of them is enough where the tools may legitimately see the problem differently).
+fn expected_problem(name: &str) -> &'static [&'static str] {
+    match name {
+        "images-empty.idx" | "labels-empty.idx" | "images-short-header.idx" => &["shorter than"],
+        "images-labels-magic.idx" | "labels-images-magic.idx" | "images-not-idx.idx" => &["magic"],
+        "images-zero-count.idx" => &["no images"],
+        "images-zero-rows.idx" => &["side is zero"],
+        "images-huge-dims.idx" | "labels-huge-count.idx" => &["2 gib"],
+        "images-lying-count.idx"
+        | "images-claims-1gib.idx"
+        | "images-truncated.idx"
+        | "labels-lying-count.idx"
+        | "images-gzip-lying-count.idx.gz"
+        | "labels-gzip-lying-count.idx.gz" => &["header claims"],
+        "images-trailing-bytes.idx" => &["trailing bytes"],
+        "images-20x20.idx" => &["20x20"],
+        "images-bad-gzip.idx.gz"
+        | "images-gzip-truncated.idx.gz"
+        | "images-gzip-bad-crc.idx.gz"
+        | "images-gzip-trailing-garbage.idx.gz" => &["gzip"],
+        "labels-out-of-range.idx" | "labels-255.idx" => &["outside 0..=9"],
+        "labels-count-mismatch.idx" => &["labels"],
+        // An empty file is a prefix of the magic: "truncated" says it as well.
+        "weights-empty.bin" => &["not a picocnn model", "truncated"],
+        "weights-not-a-model.bin" | "weights-idx-file.bin" => &["not a picocnn model"],
+        "weights-header-only.bin" | "weights-absurd-length.bin" => &["truncated"],
+        "weights-version-99.bin" => &["version 99"],
+        "ckpt-empty.ckpt" => &["shorter than"],
+        "ckpt-not-a-checkpoint.ckpt" => &["magic"],
+        other => panic!("{other}: add the problem it must report to expected_problem()"),
+    }
+}
+
+/// Size and content of every file under `root`: what "no file written or changed" compares.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u64, u32)> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.insert(path, (bytes.len() as u64, crc32(&bytes)));
+            }
+        }
+    }
+    files
+}
+
+/// A small valid dataset, a valid int8 model with its checkpoint, and a valid image file,
+/// all in one temporary directory that the tools run in.
+struct Fixture {
+    root: tempfile::TempDir,
+    train: Split,
+    test: Split,
+    model: Vec<u8>,
+    checkpoint: Vec<u8>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let mnist = data_dir();
+        let mut train = load_part(&mnist, Dataset::Mnist, Part::Train).unwrap();
+        train.images.truncate(300 * 784);
+        train.labels.truncate(300);
+        let mut test = load_part(&mnist, Dataset::Mnist, Part::Test).unwrap();
+        test.images.truncate(100 * 784);
+        test.labels.truncate(100);
+        let checkpoint = random_checkpoint(Variant::Pool);
+        let ranges = trainer::quantize::calibrate(&checkpoint, &train, 300).unwrap();
+        let quant = trainer::quantize::quantize(&checkpoint, &ranges).unwrap();
+        let model = trainer::export::model_bytes(&quant).unwrap();
+        let checkpoint = trainer::checkpoint::to_bytes(&checkpoint).unwrap();
+        Fixture {
+            root: tempfile::tempdir().unwrap(),
+            train,
+            test,
+            model,
+            checkpoint,
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// A dataset directory `rel` holding the valid small MNIST.
+    fn dataset(&self, rel: &str) -> PathBuf {
+        let dir = self.path(rel);
+        let mnist = dir.join("mnist");
+        std::fs::create_dir_all(&mnist).unwrap();
+        for (split, images, labels) in [
+            (&self.train, TRAIN_IMAGES, TRAIN_LABELS),
+            (&self.test, TEST_IMAGES, TEST_LABELS),
+        ] {
+            let images_file = Images {
+                count: split.len(),
+                rows: 28,
+                cols: 28,
+                pixels: split.images.clone(),
+            };
+            idx::write_images(&mnist.join(images), &images_file).unwrap();
+            idx::write_labels(&mnist.join(labels), &split.labels).unwrap();
+        }
+        dir
+    }
+
+    /// [`Fixture::dataset`] with the file `role` replaced by `bad` (at `role.gz` when `bad`
+    /// is gzip-named, so that the loader's `.gz` fallback is exercised too). Returns the
+    /// directory and the bad file's path.
+    fn dataset_with(&self, rel: &str, role: &str, bad: &Path) -> (PathBuf, PathBuf) {
+        let dir = self.dataset(rel);
+        let mnist = dir.join("mnist");
+        let target = if bad.extension().is_some_and(|e| e == "gz") {
+            std::fs::remove_file(mnist.join(role)).unwrap();
+            mnist.join(format!("{role}.gz"))
+        } else {
+            mnist.join(role)
+        };
+        std::fs::copy(bad, &target).unwrap();
+        (dir, target)
+    }
+
+    /// Valid weights and checkpoint side by side under `rel` (`<rel>.bin`, `<rel>.ckpt`).
+    fn good_model(&self, rel: &str) -> PathBuf {
+        self.write(&format!("{rel}.ckpt"), &self.checkpoint);
+        self.write(&format!("{rel}.bin"), &self.model)
+    }
+
+    /// A one-image IDX file.
+    fn good_image(&self) -> PathBuf {
+        let mut bytes = Vec::new();
+        for word in [0x803u32, 1, 28, 28] {
+            bytes.extend_from_slice(&word.to_be_bytes());
+        }
+        bytes.extend_from_slice(&self.test.images[..784]);
+        self.write("digit.idx", &bytes)
+    }
+
+    /// Runs `program args` in the fixture's directory and checks the contract: status 2,
+    /// one `error:` line naming `bad` and one of `problems`, no panic, no file changed.
+    /// Failures are collected in `failures` so that one run reports every broken case.
+    fn expect_rejected(
+        &self,
+        report: &mut Report,
+        program: &str,
+        args: &[&OsStr],
+        bad: &Path,
+        problems: &[&str],
+    ) {
+        report.runs += 1;
+        let before = snapshot(self.root.path());
+        // `bash` wraps a tool to set a resource limit first.
+        let exe = match program {
+            "bash" => PathBuf::from("bash"),
+            tool => bin_path(tool),
+        };
+        let output = Command::new(exe)
+            .args(args)
+            .current_dir(self.root.path())
+            .env("RUST_BACKTRACE", "0")
+            .env_remove("PICOCNN_DATA")
+            .output()
+            .unwrap();
+        let after = snapshot(self.root.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let line = lines.first().copied().unwrap_or("");
+        let lower = line.to_lowercase();
+        let broken = if output.status.code() != Some(2) {
+            format!("exit status {:?}, not 2", output.status)
+        } else if stderr.contains("panicked") {
+            "panicked".into()
+        } else if lines.len() != 1 {
+            format!("{} lines on stderr, not 1", lines.len())
+        } else if !line.starts_with("error: ") {
+            "the line does not start with `error: `".into()
+        } else if !line.contains(&bad.display().to_string()) {
+            format!("the line does not name {}", bad.display())
+        } else if !problems.iter().any(|p| lower.contains(p)) {
+            format!("the line says none of {problems:?}")
+        } else if before != after {
+            "files were written or changed".into()
+        } else {
+            return;
+        };
+        let args: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+        report.failures.push(format!(
+            "{program} {}: {broken}\n  stderr: {}",
+            args.join(" "),
+            stderr.trim_end().replace('\n', "\n          ")
+        ));
+    }
+}
+
+/// Runs of the tools and the ways they broke the contract.
+#[derive(Default)]
+struct Report {
+    runs: usize,
+    failures: Vec<String>,
+}
+
+impl Report {
+    /// Passes if every run kept the contract and there were at least `min_runs`.
+    fn check(&self, min_runs: usize) {
+        assert!(
+            self.failures.is_empty(),
+            "{} of {} runs broke the contract:\n{}",
+            self.failures.len(),
+            self.runs,
+            self.failures.join("\n")
+        );
+        assert!(
+            self.runs >= min_runs,
+            "only {} runs: corpus files missing?",
+            self.runs
+        );
+        eprintln!("{} runs, all rejected as they should be", self.runs);
+    }
+}
+
+/// He-style random parameters: a real, valid model of the right shapes (its accuracy is
+/// irrelevant to these tests), so no training is needed.
+fn random_checkpoint(variant: Variant) -> Checkpoint {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut params = Params::zeros(variant);
+    let fan_in = [9.0, 0.0, variant.flat_len() as f32, 0.0, 128.0, 0.0];
+    for (tensor, fan) in params.tensors_mut().into_iter().zip(fan_in) {
+        for w in tensor.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let unit = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+            *w = if fan > 0.0 {
+                unit * (6.0f32 / fan).sqrt()
+            } else {
+                unit * 0.01
+            };
+        }
+    }
+    Checkpoint {
+        dataset: Dataset::Mnist,
+        params,
+    }
+}
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// Re-encodes `good` after `edit` changed its decoded fields (header and CRC recomputed).
+fn reencoded(good: &[u8], edit: impl FnOnce(&mut ModelFile<'_>)) -> Vec<u8> {
+    let mut file = ModelFile::decode(good).unwrap();
+    edit(&mut file);
+    let mut out = vec![0u8; good.len() + 1024];
+    let len = file.encode(&mut out).unwrap();
+    out.truncate(len);
+    out
+}
+
+/// Sets the trailing CRC32 to that of the rest of the file.
+fn fix_crc(mut bytes: Vec<u8>) -> Vec<u8> {
+    let split = bytes.len() - 4;
+    let crc = crc32(&bytes[..split]).to_le_bytes();
+    bytes[split..].copy_from_slice(&crc);
+    bytes
+}
+
+/// Model files made from a valid exported model, each broken in one way, with the words
+/// the error line must contain.
+fn derived_bad_models(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static [&'static str])> {
+    let n = good.len();
+    let mut flipped_crc = good.to_vec();
+    flipped_crc[n - 1] ^= 0x01;
+    let mut flipped_body = good.to_vec();
+    flipped_body[n / 2] ^= 0x40;
+    let mut version_2 = good.to_vec();
+    assert_eq!(version_2[4], 1, "the version varint follows the magic");
+    version_2[4] = 2;
+    let version_2 = fix_crc(version_2);
+    let nan = f32::NAN;
+    vec![
+        ("truncated-half", good[..n / 2].to_vec(), &["truncated"][..]),
+        ("truncated-crc", good[..n - 1].to_vec(), &["truncated"]),
+        ("flipped-crc", flipped_crc, &["corrupted"]),
+        ("flipped-body", flipped_body, &["corrupted"]),
+        (
+            "trailing-bytes",
+            [good, &[0u8; 16]].concat(),
+            &["after its checksum"],
+        ),
+        ("version-2", version_2, &["version 2"]),
+        (
+            "variant-9",
+            reencoded(good, |f| f.variant = 9),
+            &["variant 9"],
+        ),
+        (
+            "dataset-5",
+            reencoded(good, |f| f.dataset = 5),
+            &["dataset 5"],
+        ),
+        (
+            "other-variant-code",
+            reencoded(good, |f| f.variant = Variant::NoPool.code()),
+            &["hidden.weights"],
+        ),
+        (
+            "conv-shift-0",
+            reencoded(good, |f| f.conv.shift = &[0; 32]),
+            &["conv.shift"],
+        ),
+        (
+            "hidden-weights-short",
+            reencoded(good, |f| f.hidden.weights = &f.hidden.weights[416..]),
+            &["hidden.weights"],
+        ),
+        (
+            "output-scale-nan",
+            reencoded(good, |f| f.output.out_scale = nan),
+            &["output.out_scale"],
+        ),
+        (
+            "input-zero-point-0",
+            reencoded(good, |f| f.input_zero_point = 0),
+            &["input_zero_point"],
+        ),
+        (
+            "negative-multiplier",
+            reencoded(good, |f| f.output.multiplier = &[0xff; 40]),
+            &["output.multiplier"],
+        ),
+    ]
+}
+
+#[test]
+fn trainer_rejects_every_bad_dataset_file_before_writing_anything() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let out_dir = fx.path("out");
+    // A previous run's outputs, which a failed run must leave as they are.
+    fx.write("out/weights.bin", &fx.model);
+    fx.write("out/weights.ckpt", &fx.checkpoint);
+    fx.write("out/weights.history.json", b"{}");
+    let out = out_dir.join("weights.bin");
+    for (kind, roles) in [
+        ("images-", [TRAIN_IMAGES, TEST_IMAGES]),
+        ("labels-", [TRAIN_LABELS, TEST_LABELS]),
+    ] {
+        for bad in corpus(kind) {
+            let name = bad.file_name().unwrap().to_str().unwrap().to_owned();
+            for role in roles {
+                let (dir, target) = fx.dataset_with(&format!("data-{name}-{role}"), role, &bad);
+                fx.expect_rejected(
+                    &mut report,
+                    "trainer",
+                    &[
+                        os("--pooling"),
+                        os("--epochs"),
+                        os("1"),
+                        os("--threads"),
+                        os("1"),
+                        os("--data"),
+                        dir.as_os_str(),
+                        os("--out"),
+                        out.as_os_str(),
+                    ],
+                    &target,
+                    expected_problem(&name),
+                );
+            }
+        }
+    }
+    report.check(2 * 24);
+}
+
+#[test]
+fn firmware_sim_rejects_every_bad_image_file() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let weights = fx.good_model("model");
+    for bad in corpus("images-").into_iter().chain(corpus("labels-")) {
+        let name = bad.file_name().unwrap().to_str().unwrap().to_owned();
+        let copy = fx.write(&name, &std::fs::read(&bad).unwrap());
+        // A label file given as images is a wrong magic, whatever else is wrong with it.
+        let problems = if name.ends_with("empty.idx") || name == "images-not-idx.idx" {
+            // Classify also reads PNG and PGM: an empty or foreign file is none of them.
+            &["not an idx", "shorter than", "magic", "bad png"][..]
+        } else if name.starts_with("labels-") {
+            &["magic"][..]
+        } else {
+            expected_problem(&name)
+        };
+        if name == "images-20x20.idx" {
+            continue; // checked below: classify may accept other sizes by design
+        }
+        fx.expect_rejected(
+            &mut report,
+            "firmware-sim",
+            &[
+                os("classify"),
+                copy.as_os_str(),
+                os("--weights"),
+                weights.as_os_str(),
+            ],
+            &copy,
+            problems,
+        );
+    }
+    report.check(20);
+}
+
+#[test]
+fn firmware_sim_verify_rejects_every_bad_test_set_file() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let weights = fx.good_model("model");
+    for (kind, role) in [("images-", TEST_IMAGES), ("labels-", TEST_LABELS)] {
+        for bad in corpus(kind) {
+            let name = bad.file_name().unwrap().to_str().unwrap().to_owned();
+            let (dir, target) = fx.dataset_with(&format!("data-{name}"), role, &bad);
+            fx.expect_rejected(
+                &mut report,
+                "firmware-sim",
+                &[
+                    os("verify"),
+                    os("--weights"),
+                    weights.as_os_str(),
+                    os("--data"),
+                    dir.as_os_str(),
+                ],
+                &target,
+                expected_problem(&name),
+            );
+        }
+    }
+    report.check(20);
+}
+
+#[test]
+fn every_tool_rejects_every_bad_model_file() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let image = fx.good_image();
+    let data = fx.dataset("data");
+    let mut cases: Vec<(String, Vec<u8>, &'static [&'static str])> = corpus("weights-")
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+            let bytes = std::fs::read(&p).unwrap();
+            let problems = expected_problem(&name);
+            (name, bytes, problems)
+        })
+        .collect();
+    for (name, bytes, problems) in derived_bad_models(&fx.model) {
+        cases.push((format!("weights-{name}.bin"), bytes, problems));
+    }
+    // A checkpoint is not a model, although both files start with "PCNN".
+    cases.push((
+        "weights-is-a-checkpoint.bin".into(),
+        fx.checkpoint.clone(),
+        &["not a picocnn model"],
+    ));
+    assert!(cases.len() >= 20, "{} bad model files", cases.len());
+    for (name, bytes, problems) in &cases {
+        let bad = fx.write(&format!("models/{name}"), bytes);
+        // verify reads the checkpoint next to the weights: a valid one.
+        fx.write(
+            &format!("models/{}", name.replace(".bin", ".ckpt")),
+            &fx.checkpoint,
+        );
+        fx.expect_rejected(
+            &mut report,
+            "firmware-sim",
+            &[
+                os("classify"),
+                image.as_os_str(),
+                os("--weights"),
+                bad.as_os_str(),
+            ],
+            &bad,
+            problems,
+        );
+        fx.expect_rejected(
+            &mut report,
+            "firmware-sim",
+            &[os("info"), os("--weights"), bad.as_os_str()],
+            &bad,
+            problems,
+        );
+        fx.expect_rejected(
+            &mut report,
+            "firmware-sim",
+            &[
+                os("verify"),
+                os("--weights"),
+                bad.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+            &bad,
+            problems,
+        );
+    }
+    report.check(60);
+}
+
+#[test]
+fn a_valid_model_of_the_other_variant_is_refused_when_a_variant_is_required() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let weights = fx.good_model("model");
+    let image = fx.good_image();
+    fx.expect_rejected(
+        &mut report,
+        "firmware-sim",
+        &[
+            os("classify"),
+            image.as_os_str(),
+            os("--weights"),
+            weights.as_os_str(),
+            os("--variant"),
+            os("nopool"),
+        ],
+        &weights,
+        &["variant"],
+    );
+    report.check(1);
+}
+
+#[test]
+fn bad_checkpoints_are_rejected_by_evaluate_and_verify() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let data = fx.dataset("data");
+    let mut cases: Vec<(String, Vec<u8>)> = corpus("ckpt-")
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_str().unwrap().to_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    let n = fx.checkpoint.len();
+    cases.push((
+        "ckpt-truncated.ckpt".into(),
+        fx.checkpoint[..n / 2].to_vec(),
+    ));
+    cases.push((
+        "ckpt-trailing.ckpt".into(),
+        [&fx.checkpoint[..], b"xx"].concat(),
+    ));
+    cases.push(("ckpt-is-a-model.ckpt".into(), fx.model.clone()));
+    for (name, bytes) in &cases {
+        let problems: &[&str] = match name.as_str() {
+            "ckpt-truncated.ckpt" => &["corrupt", "truncated"],
+            "ckpt-trailing.ckpt" => &["trailing"],
+            "ckpt-is-a-model.ckpt" => &["magic"],
+            other => expected_problem(other),
+        };
+        let stem = name.trim_end_matches(".ckpt");
+        let bad = fx.write(&format!("ckpts/{name}"), bytes);
+        let weights = fx.write(&format!("ckpts/{stem}.bin"), &fx.model);
+        fx.expect_rejected(
+            &mut report,
+            "trainer",
+            &[
+                os("evaluate"),
+                bad.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+            &bad,
+            problems,
+        );
+        fx.expect_rejected(
+            &mut report,
+            "firmware-sim",
+            &[
+                os("verify"),
+                os("--weights"),
+                weights.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+            &bad,
+            problems,
+        );
+    }
+    report.check(10);
+}
+
+/// The IDX reader never allocates more than a file can hold: the trainer runs under a
+/// 512 MB address-space limit on files whose headers claim 1.1 GB (raw), 822 MB and 2 GB
+/// (gzip, a few hundred bytes each). Allocating the claim would abort the process
+/// ("memory allocation failed"); reading within the file's means gives the usual error.
+#[test]
+fn the_idx_reader_allocates_no_more_than_the_file_holds() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let out = fx.path("out/weights.bin");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    for (name, role) in [
+        ("images-claims-1gib.idx", TRAIN_IMAGES),
+        ("images-gzip-lying-count.idx.gz", TRAIN_IMAGES),
+        ("labels-gzip-lying-count.idx.gz", TRAIN_LABELS),
+    ] {
+        let bad = corpus_dir().join(name);
+        let (dir, target) = fx.dataset_with(&format!("data-{name}"), role, &bad);
+        let script = format!(
+            "ulimit -v 512000 && exec {} --pooling --epochs 1 --data {} --out {}",
+            bin_path("trainer").display(),
+            dir.display(),
+            out.display()
+        );
+        fx.expect_rejected(
+            &mut report,
+            "bash",
+            &[os("-c"), os(&script)],
+            &target,
+            expected_problem(name),
+        );
+    }
+    report.check(3);
+}
+
+/// A model file whose header claims an absurd payload is rejected from its header alone:
+/// the error is the length's, not the checksum's, so no byte of the body was read.
+#[test]
+fn a_model_claiming_absurd_sizes_is_rejected_before_any_work() {
+    let body = vec![0xA5u8; 1 << 20];
+    for claim in [u32::MAX, 1 << 30, (body.len() as u32) + 1] {
+        let mut file = b"PCNN\x01".to_vec();
+        let mut n = claim;
+        while n >= 0x80 {
+            file.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        file.push(n as u8);
+        file.extend_from_slice(&body);
+        assert_eq!(
+            picocnn::Model::from_bytes(&file).unwrap_err(),
+            picocnn::Error::ModelTruncated,
+            "claim {claim}"
+        );
+    }
+    // A claim shorter than the file: trailing bytes, also before the checksum.
+    let mut file = b"PCNN\x01\x10".to_vec();
+    file.extend_from_slice(&body);
+    assert_eq!(
+        picocnn::Model::from_bytes(&file).unwrap_err(),
+        picocnn::Error::ModelTrailingBytes
+    );
+}

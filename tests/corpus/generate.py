@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Writes the small hand-made files of the bad-input corpus (tests/bad_inputs.rs).
+
+Each file is malformed in one way, named `<what it pretends to be>-<problem>`. Files
+derived from a real model (truncation, flipped CRC, wrong variant, ...) are made by the
+test itself from a freshly exported model, so only these small ones are committed.
+Rerun after editing: `python3 tests/corpus/generate.py` (the output is deterministic).
+"""
+import gzip
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def images(count, rows, cols, data):
+    return struct.pack(">IIII", 0x803, count, rows, cols) + data
+
+
+def labels(count, data):
+    return struct.pack(">II", 0x801, count) + data
+
+
+def gz(data):
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def pixels(n):
+    return bytes((i * 37 + 11) % 256 for i in range(n))
+
+
+PIX3 = pixels(3 * 784)
+GOOD_IMAGES = images(3, 28, 28, PIX3)
+GOOD_LABELS = labels(3, bytes([7, 2, 1]))
+
+FILES = {
+    # Image files (IDX3)
+    "images-empty.idx": b"",
+    "images-short-header.idx": GOOD_IMAGES[:10],
+    "images-labels-magic.idx": labels(3, PIX3[:3]),
+    "images-not-idx.idx": b"\x89PNG\r\n\x1a\n" + bytes(64),
+    "images-zero-count.idx": images(0, 28, 28, b""),
+    "images-zero-rows.idx": images(3, 0, 28, b""),
+    "images-huge-dims.idx": images(0xFFFFFFFF, 0xFFFF, 0xFFFF, PIX3[:784]),
+    "images-lying-count.idx": images(60000, 28, 28, PIX3),
+    "images-claims-1gib.idx": images(1_400_000, 28, 28, PIX3),
+    "images-truncated.idx": GOOD_IMAGES[: 16 + 2 * 784 + 300],
+    "images-trailing-bytes.idx": GOOD_IMAGES + b"\x00" * 100,
+    "images-20x20.idx": images(3, 20, 20, pixels(3 * 400)),
+    "images-bad-gzip.idx.gz": b"\x1f\x8b\x08\x00" + bytes(range(60)),
+    "images-gzip-truncated.idx.gz": gz(GOOD_IMAGES)[:-40],
+    "images-gzip-bad-crc.idx.gz": (lambda g: g[:-8] + bytes([g[-8] ^ 0xFF]) + g[-7:])(gz(GOOD_IMAGES)),
+    "images-gzip-lying-count.idx.gz": gz(images(1 << 20, 28, 28, PIX3)),
+    "images-gzip-trailing-garbage.idx.gz": gz(GOOD_IMAGES) + b"garbage after the stream",
+    # Label files (IDX1)
+    "labels-empty.idx": b"",
+    "labels-images-magic.idx": images(3, 1, 1, bytes([1, 2, 3])),
+    "labels-out-of-range.idx": labels(3, bytes([7, 10, 1])),
+    "labels-255.idx": labels(3, bytes([255, 2, 1])),
+    "labels-lying-count.idx": labels(1000000, bytes([7, 2, 1])),
+    "labels-huge-count.idx": labels(0xFFFFFFFF, bytes([7, 2, 1])),
+    "labels-count-mismatch.idx": labels(2, bytes([7, 2])),
+    "labels-gzip-lying-count.idx.gz": gz(labels(0x7FFFFFFF, bytes([7, 2, 1]))),
+    # Model files
+    "weights-empty.bin": b"",
+    "weights-not-a-model.bin": b"GIF89a" + bytes(58),
+    "weights-header-only.bin": b"PCNN\x01\xb0\xa1\x2a",
+    "weights-version-99.bin": b"PCNN\x63\x10" + bytes(20),
+    "weights-absurd-length.bin": b"PCNN\x01\xff\xff\xff\xff\x0f" + bytes(32),
+    "weights-idx-file.bin": GOOD_IMAGES,
+    # f32 checkpoints
+    "ckpt-empty.ckpt": b"",
+    "ckpt-not-a-checkpoint.ckpt": b"not a checkpoint at all, just text\n",
+}
+
+for name, data in FILES.items():
+    with open(os.path.join(HERE, name), "wb") as f:
+        f.write(data)
+print(f"{len(FILES)} files, {sum(map(len, FILES.values()))} bytes")
