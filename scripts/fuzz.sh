@@ -57,3 +57,4 @@ run() {
 run idx 200000 -max_len=4096
 run model_bytes 20000
 run model_mutate 3000 -max_len=1200
+run checkpoint 20000

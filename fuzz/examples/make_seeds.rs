@@ -68,11 +68,36 @@ fn main() {
     write(&idx, "labels_two_gz_members", &with_mode(1, &two_members));
 
     let model = valid_model(Variant::Pool);
+    // The mutate target's length repair must leave an intact file as it is.
+    let mut same = model.clone();
+    picocnn_fuzz::fix_length(&mut same);
+    assert!(same == model, "fix_length changed a valid file");
+    let mut longer = model.clone();
+    longer.insert(1000, 0);
+    picocnn_fuzz::fix_length(&mut longer);
+    picocnn_fuzz::fix_crc(&mut longer);
+    let error = picocnn::Model::from_bytes(&longer).expect_err("an inserted byte");
+    assert!(
+        !matches!(
+            error,
+            picocnn::Error::ModelTruncated | picocnn::Error::ModelTrailingBytes
+        ),
+        "fix_length did not repair the length: {error}"
+    );
     write(&root.join("model_bytes"), "valid_pool.bin", &model);
     write(&root.join("model_bytes"), "header_only", &model[..64]);
 
+    let params = trainer::params::Params::zeros(Variant::Pool);
+    let checkpoint = trainer::params::Checkpoint {
+        dataset: picocnn::Dataset::Fashion,
+        params,
+    };
+    let ckpt = trainer::checkpoint::to_bytes(&checkpoint).expect("encode a checkpoint");
+    write(&root.join("checkpoint"), "zeros_pool.ckpt", &ckpt);
+    write(&root.join("checkpoint"), "header_only", &ckpt[..64]);
+
     let mutate = root.join("model_mutate");
-    for (flags, name) in [(0u8, "pool"), (1, "nopool")] {
+    for (flags, name) in [(0u8, "pool"), (1, "nopool"), (8, "pool_fix_length")] {
         let mut input = vec![flags];
         input.extend_from_slice(&sample_image(7));
         write(&mutate, name, &input);

@@ -5,7 +5,8 @@
 //! and lets the fuzzer choose what to change. Input layout:
 //! - byte 0: bit 0 picks the variant (A, 2.7 MB, when set; B, 0.7 MB, otherwise),
 //!   bit 1 keeps the stale CRC (to test the checksum on structural edits too),
-//!   bit 2 passes a 783-byte image instead of 784;
+//!   bit 2 passes a 783-byte image instead of 784,
+//!   bit 3 rewrites the header's payload length to fit the edited file;
 //! - 784 bytes of pixels (zero-filled if the input is shorter);
 //! - then edits of 6 bytes each: `op`, a little-endian `u32` offset, a byte `v`.
 //!   `op & 3`: 0 set the byte to `v`, 1 xor it with `v`, 2 insert `v` before it,
@@ -16,7 +17,7 @@
 use libfuzzer_sys::fuzz_target;
 use picocnn::Variant;
 use picocnn::shape::IMAGE_PIXELS;
-use picocnn_fuzz::{check_model, fix_crc, valid_model};
+use picocnn_fuzz::{check_model, fix_crc, fix_length, valid_model};
 use std::sync::OnceLock;
 
 static POOL: OnceLock<Vec<u8>> = OnceLock::new();
@@ -58,6 +59,9 @@ fuzz_target!(|input: &[u8]| {
                 bytes.remove(at);
             }
         }
+    }
+    if flags & 8 != 0 {
+        fix_length(&mut bytes);
     }
     if flags & 2 == 0 {
         fix_crc(&mut bytes);

@@ -88,6 +88,45 @@ pub fn fix_crc(bytes: &mut [u8]) {
     }
 }
 
+/// Rewrites the payload length in a model file's header (after the magic and a one-byte
+/// version) to what the file now holds, so that inserted or removed bytes reach the
+/// decoder instead of stopping at the length check. Leaves other files alone.
+pub fn fix_length(bytes: &mut Vec<u8>) {
+    let header = picocnn::format::MAGIC.len() + 1;
+    if bytes.len() < header + 1 + picocnn::format::CRC_BYTES
+        || bytes[..4] != picocnn::format::MAGIC
+        || bytes[4] >= 0x80
+    {
+        return;
+    }
+    let old_len = bytes[header..]
+        .iter()
+        .take(5)
+        .position(|b| b & 0x80 == 0)
+        .map_or(5, |i| i + 1);
+    let mut payload = bytes.len() - header - old_len - picocnn::format::CRC_BYTES;
+    // The varint's own length may change; one adjustment settles it.
+    for _ in 0..2 {
+        let varint = varint(payload as u32);
+        let total = bytes.len() - old_len + varint.len();
+        payload = total - header - varint.len() - picocnn::format::CRC_BYTES;
+    }
+    bytes.splice(header..header + old_len, varint(payload as u32));
+}
+
+fn varint(mut n: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// Checks what `Model::from_bytes` and `classify` promise for any input bytes: a typed
 /// error with a one-line message, or a model whose predictions are well formed.
 pub fn check_model(bytes: &[u8], pixels: &[u8]) {
