@@ -1,1 +1,361 @@
-fn main() {}
+//! `firmware-sim`: classify images with the picocnn core as a firmware would, verify the
+//! core against the host references on a whole test set, cut images out of a dataset.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Parser, Subcommand, ValueEnum};
+use firmware_sim::device::{Device, Weights};
+use firmware_sim::error::{Error, Result};
+use firmware_sim::{images, render, verify};
+use picocnn::shape::{IMAGE_PIXELS, IMAGE_SIDE};
+use picocnn::{Dataset, Scratch, Variant};
+use trainer::dataset::{self, Part};
+use trainer::idx;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "firmware-sim",
+    version,
+    about = "Runs the picocnn core as a firmware would and checks it against the host",
+    after_help = "Errors print one line `error: ...` and exit with status 2; `verify` exits 1 \
+                  when the core and the host int8 reference disagree."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Classify images: IDX files (one or many 28x28 images), PNG or PGM pictures of any
+    /// size (fitted to 28x28 the way MNIST was made).
+    Classify {
+        /// Image files.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// The int8 model.
+        #[arg(long, default_value = "weights.bin")]
+        weights: PathBuf,
+        /// Refuse a weights file of the other variant.
+        #[arg(long)]
+        variant: Option<VariantArg>,
+        /// Print one JSON object per image (one per line).
+        #[arg(long, conflicts_with = "lines")]
+        json: bool,
+        /// Print the firmware's result lines (`image N class C logits ...`) and nothing else.
+        #[arg(long)]
+        lines: bool,
+    },
+    /// Run a whole test set through the core, the host int8 reference and the host f32
+    /// model (the `.ckpt` next to the weights); exit 1 on any integer logit mismatch.
+    Verify {
+        /// The int8 model; its f32 checkpoint is the same path with extension `.ckpt`.
+        #[arg(long, default_value = "weights.bin")]
+        weights: PathBuf,
+        /// Dataset whose test set to run (default: the one the model was trained on).
+        #[arg(long)]
+        dataset: Option<DatasetArg>,
+        /// Directory holding `mnist/` and `fashion/` (default: `$PICOCNN_DATA`, else `data`).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Refuse a weights file of the other variant.
+        #[arg(long)]
+        variant: Option<VariantArg>,
+        /// Only the first N test images.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Cut test images out of a dataset into an IDX file (and their labels into another).
+    Cut {
+        /// Dataset to cut from.
+        #[arg(long, default_value = "mnist")]
+        dataset: DatasetArg,
+        /// Directory holding `mnist/` and `fashion/` (default: `$PICOCNN_DATA`, else `data`).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Index of the first test image.
+        #[arg(long)]
+        index: usize,
+        /// Number of consecutive images.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// IDX image file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// IDX label file to write as well.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+    },
+    /// Describe a weights file: variant, dataset, sizes, MACs, scratch RAM (`key: value` lines).
+    Info {
+        /// The int8 model.
+        #[arg(long, default_value = "weights.bin")]
+        weights: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DatasetArg {
+    Mnist,
+    Fashion,
+}
+
+impl From<DatasetArg> for Dataset {
+    fn from(d: DatasetArg) -> Self {
+        match d {
+            DatasetArg::Mnist => Dataset::Mnist,
+            DatasetArg::Fashion => Dataset::Fashion,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum VariantArg {
+    Pool,
+    Nopool,
+}
+
+impl From<VariantArg> for Variant {
+    fn from(v: VariantArg) -> Self {
+        match v {
+            VariantArg::Pool => Variant::Pool,
+            VariantArg::Nopool => Variant::NoPool,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's message spans several lines (usage, hints); errors here are one line.
+            let rendered = e.to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+                .collect();
+            let message = message.join(" ");
+            eprintln!(
+                "error: {} (see --help)",
+                message.trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Classify {
+            images,
+            weights,
+            variant,
+            json,
+            lines,
+        } => classify(&images, &weights, variant.map(Variant::from), json, lines),
+        Command::Verify {
+            weights,
+            dataset,
+            data,
+            variant,
+            limit,
+        } => run_verify(
+            &weights,
+            dataset.map(Dataset::from),
+            data.as_deref(),
+            variant.map(Variant::from),
+            limit,
+        ),
+        Command::Cut {
+            dataset,
+            data,
+            index,
+            count,
+            out,
+            labels,
+        } => cut(
+            dataset.into(),
+            data.as_deref(),
+            index,
+            count,
+            &out,
+            labels.as_deref(),
+        ),
+        Command::Info { weights } => info(&weights),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn classify(
+    paths: &[PathBuf],
+    weights: &Path,
+    variant: Option<Variant>,
+    json: bool,
+    lines: bool,
+) -> Result<ExitCode> {
+    let weights = Weights::read(weights)?;
+    let model = weights.model(variant)?;
+    let names = model.class_names();
+    // Read every input first: a bad file stops the run before anything is printed.
+    let mut inputs = Vec::new();
+    for path in paths {
+        inputs.extend(images::load(path, model.dataset())?);
+    }
+    let mut device = Device::new(model);
+    let mut total = Duration::ZERO;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (index, image) in inputs.iter().enumerate() {
+        let (prediction, time) =
+            device
+                .classify_timed(&image.pixels)
+                .map_err(|source| Error::Model {
+                    path: PathBuf::from(&image.source),
+                    source,
+                })?;
+        total += time;
+        let text = if lines {
+            render::result_line(index, &prediction) + "\n"
+        } else if json {
+            let result = render::JsonResult {
+                source: &image.source,
+                index,
+                class: prediction.class,
+                name: names[prediction.class],
+                logits: prediction.logits,
+                probabilities: prediction.probabilities,
+                micros: time.as_secs_f64() * 1e6,
+            };
+            serde_json::to_string(&result).unwrap_or_default() + "\n"
+        } else {
+            render::human(&image.source, &prediction, &names, time)
+        };
+        if !emit(&mut out, &text)? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    if !lines && !json && inputs.len() > 1 {
+        let summary = format!(
+            "{} images, {:.3} ms per image (one thread, static scratch)\n",
+            inputs.len(),
+            total.as_secs_f64() * 1e3 / inputs.len() as f64
+        );
+        emit(&mut out, &summary)?;
+    }
+    emit(&mut out, "")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` to standard output (flushing when `text` is empty); `false` once the
+/// reader has gone away (`firmware-sim classify ... | head`), which is not an error.
+fn emit(out: &mut impl Write, text: &str) -> Result<bool> {
+    let written = if text.is_empty() {
+        out.flush()
+    } else {
+        out.write_all(text.as_bytes())
+    };
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(Error::io("<standard output>", e)),
+    }
+}
+
+fn run_verify(
+    weights: &Path,
+    dataset: Option<Dataset>,
+    data: Option<&Path>,
+    variant: Option<Variant>,
+    limit: Option<usize>,
+) -> Result<ExitCode> {
+    let report = verify::run(&verify::Options {
+        weights: weights.to_owned(),
+        dataset,
+        data_dir: dataset::resolve_dir(data),
+        variant,
+        limit,
+    })?;
+    print!("{report}");
+    Ok(if report.mismatch.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn cut(
+    dataset: Dataset,
+    data: Option<&Path>,
+    index: usize,
+    count: usize,
+    out: &Path,
+    labels_out: Option<&Path>,
+) -> Result<ExitCode> {
+    let test = dataset::load_part(&dataset::resolve_dir(data), dataset, Part::Test)?;
+    let end = index
+        .checked_add(count.max(1))
+        .filter(|&end| end <= test.len())
+        .ok_or(Error::IndexOutOfRange {
+            dataset,
+            index: index.saturating_add(count.max(1)) - 1,
+            len: test.len(),
+        })?;
+    let count = end - index;
+    let pixels = test.images[index * IMAGE_PIXELS..end * IMAGE_PIXELS].to_vec();
+    let labels = &test.labels[index..end];
+    idx::write_images(
+        out,
+        &idx::Images {
+            count,
+            rows: IMAGE_SIDE,
+            cols: IMAGE_SIDE,
+            pixels,
+        },
+    )?;
+    if let Some(path) = labels_out {
+        idx::write_labels(path, labels)?;
+    }
+    let names = dataset.class_names();
+    if count == 1 {
+        println!(
+            "{}: {} test image {index} (label {})",
+            out.display(),
+            dataset.name(),
+            names[usize::from(labels[0])]
+        );
+    } else {
+        println!(
+            "{}: {} test images {index}..{end}",
+            out.display(),
+            dataset.name()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn info(weights: &Path) -> Result<ExitCode> {
+    let weights = Weights::read(weights)?;
+    let model = weights.model(None)?;
+    let variant = model.variant();
+    println!("file: {}", weights.path().display());
+    println!("variant: {}", variant.name());
+    println!("dataset: {}", model.dataset().name());
+    println!("file_bytes: {}", model.file_bytes());
+    println!("tensor_bytes: {}", model.tensor_bytes());
+    println!("params: {}", variant.params());
+    println!("macs: {}", variant.macs());
+    println!("scratch_bytes: {}", Scratch::BYTES);
+    println!("classes: {}", model.class_names().join(", "));
+    Ok(ExitCode::SUCCESS)
+}

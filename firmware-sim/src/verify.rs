@@ -1,0 +1,282 @@
+//! `verify`: a whole test set through the core (as firmware runs it), the host int8
+//! reference and the host f32 model, compared image by image.
+//!
+//! The core and the int8 reference must produce identical integer logits for every image;
+//! the f32 model is the yardstick for accuracy and top-1 agreement.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use picocnn::{CLASSES, Dataset, Variant};
+use rayon::prelude::*;
+use trainer::dataset::{self, Part};
+use trainer::reference::{argmax, forward_f32, logits_int8};
+
+use crate::decode;
+use crate::device::{Device, Weights};
+use crate::error::{Error, Result};
+
+/// What to verify.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The int8 model; the f32 checkpoint is the same path with extension `.ckpt`.
+    pub weights: PathBuf,
+    /// The dataset whose test set to run; `None`: the model's own. Another dataset than
+    /// the model's is an error.
+    pub dataset: Option<Dataset>,
+    /// The directory holding the datasets.
+    pub data_dir: PathBuf,
+    /// If set, the weights must be this variant.
+    pub variant: Option<Variant>,
+    /// Only the first `limit` test images.
+    pub limit: Option<usize>,
+}
+
+/// The first image where the core and the int8 reference disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Its index in the test set.
+    pub index: usize,
+    /// The core's integer logits.
+    pub core: [i32; CLASSES],
+    /// The host int8 reference's integer logits.
+    pub reference: [i32; CLASSES],
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The weights file.
+    pub weights: PathBuf,
+    /// Its size.
+    pub file_bytes: usize,
+    /// The model's variant.
+    pub variant: Variant,
+    /// The dataset run.
+    pub dataset: Dataset,
+    /// Test images run.
+    pub images: usize,
+    /// Images the core classified correctly.
+    pub core_correct: usize,
+    /// Images the host int8 reference classified correctly.
+    pub reference_correct: usize,
+    /// Images the host f32 model classified correctly.
+    pub f32_correct: usize,
+    /// Images where the core's class equals the f32 model's.
+    pub core_f32_agree: usize,
+    /// Images whose integer logits are identical in the core and the int8 reference.
+    pub identical: usize,
+    /// The first image whose logits differ, if any.
+    pub mismatch: Option<Mismatch>,
+    /// Wall time of the core over all images (one thread, static scratch).
+    pub core_time: Duration,
+}
+
+/// The f32 checkpoint written next to `weights`: same path, extension `.ckpt`.
+pub fn checkpoint_path(weights: &Path) -> PathBuf {
+    weights.with_extension("ckpt")
+}
+
+/// Runs the verification.
+///
+/// # Errors
+/// [`Error::Model`] / [`Error::WrongVariant`] for unusable weights,
+/// [`Error::DatasetMismatch`] if `dataset` is not the model's, [`Error::CheckpointMismatch`]
+/// if the checkpoint is another model, and the trainer's errors for missing or bad dataset
+/// or checkpoint files.
+pub fn run(options: &Options) -> Result<Report> {
+    let weights = Weights::read(&options.weights)?;
+    let model = weights.model(options.variant)?;
+    let dataset = options.dataset.unwrap_or(model.dataset());
+    if dataset != model.dataset() {
+        return Err(Error::DatasetMismatch {
+            path: options.weights.clone(),
+            model: model.dataset(),
+            data: dataset,
+        });
+    }
+    let ckpt_path = checkpoint_path(&options.weights);
+    let checkpoint = trainer::checkpoint::read(&ckpt_path)?;
+    if checkpoint.dataset != model.dataset() || checkpoint.params.variant != model.variant() {
+        return Err(Error::CheckpointMismatch {
+            ckpt_path,
+            weights_path: options.weights.clone(),
+            ckpt: format!(
+                "{}/{}",
+                checkpoint.params.variant.name(),
+                checkpoint.dataset.name()
+            ),
+            weights: format!("{}/{}", model.variant().name(), model.dataset().name()),
+        });
+    }
+    let reference_model = decode::quant_model(&weights)?;
+    let test = dataset::load_part(&options.data_dir, dataset, Part::Test)?;
+    let count = options.limit.unwrap_or(usize::MAX).min(test.len());
+    let images = test.image_arrays().get(..count).unwrap_or_default();
+    let labels = test.labels.get(..count).unwrap_or_default();
+
+    // The core, as firmware runs it: one thread, the static scratch, image after image.
+    let mut device = Device::new(model);
+    let start = Instant::now();
+    let mut core = Vec::with_capacity(count);
+    for image in images {
+        let prediction = device.classify(image).map_err(|source| Error::Model {
+            path: options.weights.clone(),
+            source,
+        })?;
+        core.push((prediction.class, prediction.logits));
+    }
+    let core_time = start.elapsed();
+    drop(device);
+
+    let reference: Vec<[i32; CLASSES]> = images
+        .par_iter()
+        .map(|image| logits_int8(&reference_model, image))
+        .collect();
+    let float: Vec<usize> = images
+        .par_iter()
+        .map(|image| argmax(&forward_f32(&checkpoint.params, image).logits))
+        .collect();
+
+    let mut report = Report {
+        weights: options.weights.clone(),
+        file_bytes: weights.bytes().len(),
+        variant: reference_model.variant,
+        dataset,
+        images: count,
+        core_correct: 0,
+        reference_correct: 0,
+        f32_correct: 0,
+        core_f32_agree: 0,
+        identical: 0,
+        mismatch: None,
+        core_time,
+    };
+    for (index, (((&(class, logits), reference), &f32_class), &label)) in core
+        .iter()
+        .zip(&reference)
+        .zip(&float)
+        .zip(labels)
+        .enumerate()
+    {
+        let label = usize::from(label);
+        report.core_correct += usize::from(class == label);
+        report.reference_correct += usize::from(argmax(reference) == label);
+        report.f32_correct += usize::from(f32_class == label);
+        report.core_f32_agree += usize::from(class == f32_class);
+        if logits == *reference {
+            report.identical += 1;
+        } else if report.mismatch.is_none() {
+            report.mismatch = Some(Mismatch {
+                index,
+                core: logits,
+                reference: *reference,
+            });
+        }
+    }
+    Ok(report)
+}
+
+fn percent(n: usize, of: usize) -> f64 {
+    100.0 * n as f64 / of.max(1) as f64
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.images;
+        writeln!(
+            f,
+            "verify: {} ({} variant, {}, {} bytes) on the {} test set ({n} images)",
+            self.weights.display(),
+            self.variant.name(),
+            self.dataset.name(),
+            self.file_bytes,
+            self.dataset.name()
+        )?;
+        writeln!(
+            f,
+            "accuracy: core int8 {:.2} %, host int8 reference {:.2} %, host f32 {:.2} %",
+            percent(self.core_correct, n),
+            percent(self.reference_correct, n),
+            percent(self.f32_correct, n)
+        )?;
+        writeln!(
+            f,
+            "core vs f32 top-1 agreement: {:.2} % ({}/{n})",
+            percent(self.core_f32_agree, n),
+            self.core_f32_agree
+        )?;
+        writeln!(f, "integer logits identical: {}/{n}", self.identical)?;
+        if let Some(m) = &self.mismatch {
+            writeln!(
+                f,
+                "first mismatch: image {}: core {:?}, host int8 reference {:?}",
+                m.index, m.core, m.reference
+            )?;
+        }
+        writeln!(
+            f,
+            "core time: {:.3} ms per image (one thread, static scratch)",
+            self.core_time.as_secs_f64() * 1e3 / n.max(1) as f64
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(mismatch: Option<Mismatch>) -> Report {
+        Report {
+            weights: PathBuf::from("w.bin"),
+            file_bytes: 696_082,
+            variant: Variant::Pool,
+            dataset: Dataset::Mnist,
+            images: 4,
+            core_correct: 3,
+            reference_correct: 3,
+            f32_correct: 4,
+            core_f32_agree: 3,
+            identical: if mismatch.is_some() { 3 } else { 4 },
+            mismatch,
+            core_time: Duration::from_millis(2),
+        }
+    }
+
+    #[test]
+    fn a_clean_report_states_the_identical_count() {
+        let text = report(None).to_string();
+        assert!(text.contains("integer logits identical: 4/4\n"), "{text}");
+        assert!(
+            text.contains(
+                "accuracy: core int8 75.00 %, host int8 reference 75.00 %, host f32 100.00 %"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("core vs f32 top-1 agreement: 75.00 % (3/4)"),
+            "{text}"
+        );
+        assert!(!text.contains("mismatch"), "{text}");
+    }
+
+    #[test]
+    fn a_mismatch_is_printed_with_its_index_and_both_values() {
+        let mut core = [0; CLASSES];
+        core[7] = 9;
+        let mut reference = core;
+        reference[7] = 10;
+        let text = report(Some(Mismatch {
+            index: 2,
+            core,
+            reference,
+        }))
+        .to_string();
+        assert!(text.contains("integer logits identical: 3/4\n"), "{text}");
+        assert!(
+            text.contains("first mismatch: image 2: core [0, 0, 0, 0, 0, 0, 0, 9, 0, 0], host int8 reference [0, 0, 0, 0, 0, 0, 0, 10, 0, 0]"),
+            "{text}"
+        );
+    }
+}
