@@ -42,6 +42,39 @@ pub struct Cli {
 pub enum Command {
     /// Test accuracy and loss of a saved f32 checkpoint (`.ckpt`).
     Evaluate(EvaluateArgs),
+    /// Keras-like table of a variant: output shapes, parameters, MACs, int8 bytes and
+    /// activation RAM per layer, with totals.
+    Summary(SummaryArgs),
+    /// Plots (PNG) for a folder of trained models: training curves, predictions,
+    /// logits -> softmax, confusion matrices, and the variants side by side.
+    Report(ReportArgs),
+}
+
+/// Options of `trainer summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Summarize variant B (2x2 max-pooling) instead of variant A.
+    #[arg(long)]
+    pub pooling: bool,
+}
+
+/// Options of `trainer report`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "MODELS holds <name>.bin (int8 model) and <name>.history.json for each \
+trained model, as training with --out MODELS/<name>.bin writes them. Predictions come from \
+the int8 model run by picocnn's core on the whole test set.\nExample: trainer report out --out out/plots"
+)]
+pub struct ReportArgs {
+    /// Folder with the trained models.
+    #[arg(value_name = "MODELS")]
+    pub models: PathBuf,
+    /// Folder to write the PNG files into (created if missing) [default: MODELS/plots].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Directory holding the datasets [default: $PICOCNN_DATA, else `data`].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 /// The dataset, as named on the command line.
@@ -113,7 +146,36 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None => run_training(&cli.train),
         Some(Command::Evaluate(args)) => run_evaluate(&args),
+        Some(Command::Summary(args)) => {
+            let variant = if args.pooling {
+                Variant::Pool
+            } else {
+                Variant::NoPool
+            };
+            print!("{}", crate::report::summary(variant));
+            Ok(())
+        }
+        Some(Command::Report(args)) => run_report(&args),
     }
+}
+
+fn run_report(args: &ReportArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.models.join("plots"));
+    let data = dataset::resolve_dir(args.data.as_deref());
+    println!(
+        "Plotting the models in {} into {} ...",
+        args.models.display(),
+        out.display()
+    );
+    let report = crate::report::write_report(&args.models, &data, &out)?;
+    for file in &report.files {
+        println!("  wrote {}", file.display());
+    }
+    print!("{}", report.comparison);
+    Ok(())
 }
 
 fn variant_name(variant: Variant) -> &'static str {

@@ -474,3 +474,70 @@ fn report_names_the_missing_or_broken_model_file() {
     let err = report::write_report(&empty, &data, &out).unwrap_err();
     assert!(err.to_string().contains("no trained model"), "{err}");
 }
+
+fn trainer_command(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_summary_prints_the_table_of_either_variant() {
+    let a = trainer_command(&["summary".as_ref()]);
+    assert!(a.status.success());
+    let a = String::from_utf8(a.stdout).unwrap();
+    assert_eq!(a, report::summary(Variant::NoPool).to_string());
+    let b = trainer_command(&["summary".as_ref(), "--pooling".as_ref()]);
+    assert!(b.status.success());
+    let b = String::from_utf8(b.stdout).unwrap();
+    assert!(
+        b.contains("Total params: 693,962") && b.contains("max_pool"),
+        "{b}"
+    );
+}
+
+#[test]
+fn cli_report_writes_the_plots_and_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (models, data) = trained_folder(dir.path(), 30);
+    let out = dir.path().join("plots");
+    let run = trainer_command(&[
+        "report".as_ref(),
+        models.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("comparison.png") && stdout.contains("B: 2x2 max-pooling"),
+        "{stdout}"
+    );
+    assert_drawn_png(&out.join("comparison.png"), None);
+    assert_drawn_png(&out.join("pool-confusion.png"), None);
+
+    // A folder without models: exit 2 and one line naming it.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = trainer_command(&[
+        "report".as_ref(),
+        empty.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("empty"),
+        "{stderr}"
+    );
+    assert!(!empty.join("plots").exists());
+}
