@@ -8,6 +8,7 @@
 use crate::checkpoint;
 use crate::dataset::{self, Split};
 use crate::error::{Error, Result};
+use crate::export;
 use crate::history::History;
 use crate::kernels;
 use crate::network;
@@ -257,7 +258,8 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     };
     let ckpt_path = sibling(&args.out, "ckpt");
     checkpoint::write(&ckpt_path, &checkpoint)?;
-    let int8_accuracy = write_model(&args.out, &checkpoint, &train_split, &data.test)?;
+    let int8_accuracy =
+        pool.install(|| write_model(&args.out, &checkpoint, &train_split, &data.test))?;
     let history = History {
         variant,
         dataset: which,
@@ -281,19 +283,18 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes the model file `out` from the trained checkpoint and returns the model's test
-/// accuracy when it differs from the f32 one (int8), `None` otherwise.
-///
-/// This is the one place where the trained model becomes `weights.bin`. Until the int8
-/// exporter is wired in here, `out` holds the f32 checkpoint (the same bytes as `.ckpt`).
+/// Writes the model file `out` from the trained checkpoint and returns its test accuracy:
+/// the one place where the trained model becomes `weights.bin`. The int8 model is
+/// calibrated on training images, written atomically, and run by picocnn's core on `test`.
 fn write_model(
     out: &Path,
     checkpoint: &Checkpoint,
-    _calibration: &Split,
-    _test: &Split,
+    calibration: &Split,
+    test: &Split,
 ) -> Result<Option<f64>> {
-    checkpoint::write(out, checkpoint)?;
-    Ok(None)
+    let report = export::export(checkpoint, calibration, test, out)?;
+    println!("{report}");
+    Ok(Some(report.int8_accuracy))
 }
 
 fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
