@@ -114,6 +114,10 @@ fn read_png(path: &Path) -> Result<Picture> {
     let mut reader = decoder
         .read_info()
         .map_err(|e| decode_error(format!("bad PNG: {e}")))?;
+    // The header's size is checked before the frame buffer is allocated: a 90-byte file
+    // can claim 20 x 2.7e9 pixels.
+    let header = reader.info();
+    check_side(header.width as usize, header.height as usize).map_err(decode_error)?;
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| decode_error("PNG too large".into()))?;
@@ -199,7 +203,8 @@ pub fn parse_pgm(bytes: &[u8]) -> std::result::Result<Picture, String> {
             .map(|s| scale(s.iter().fold(0usize, |v, &b| v << 8 | usize::from(b))))
             .collect()
     } else {
-        let mut pixels = Vec::with_capacity(count);
+        // Each plain value takes at least two bytes: never reserve more than the file holds.
+        let mut pixels = Vec::with_capacity(count.min(bytes.len() / 2));
         for _ in 0..count {
             let v = next_number(bytes, &mut pos).ok_or("PGM raster ends early")?;
             pixels.push(scale(v));
