@@ -75,6 +75,13 @@ fn expected_problem(name: &str) -> &'static [&'static str] {
         "weights-not-a-model.bin" | "weights-idx-file.bin" => &["not a picocnn model"],
         "weights-header-only.bin" | "weights-absurd-length.bin" => &["truncated"],
         "weights-version-99.bin" => &["version 99"],
+        "picture-png-huge-dims.png" | "picture-pgm-huge-dims.pgm" => &["sides must be"],
+        "picture-png-zero-width.png" => &["bad png"],
+        "picture-png-truncated.png" => &["bad png"],
+        "picture-pgm-plain-huge-count.pgm" => &["ends early"],
+        "picture-pgm-short-raster.pgm" => &["raster holds"],
+        "picture-pgm-max-0.pgm" => &["maximum value"],
+        "picture-pgm-bad-header.pgm" => &["header"],
         "ckpt-empty.ckpt" => &["shorter than"],
         "ckpt-not-a-checkpoint.ckpt" => &["magic"],
         other => panic!("{other}: add the problem it must report to expected_problem()"),
@@ -438,7 +445,13 @@ fn firmware_sim_rejects_every_bad_image_file() {
     let fx = Fixture::new();
     let mut report = Report::default();
     let weights = fx.good_model("model");
-    for bad in corpus("images-").into_iter().chain(corpus("labels-")) {
+    let pictures = corpus("picture-");
+    assert!(pictures.len() >= 8, "{pictures:?}");
+    for bad in corpus("images-")
+        .into_iter()
+        .chain(corpus("labels-"))
+        .chain(pictures)
+    {
         let name = bad.file_name().unwrap().to_str().unwrap().to_owned();
         let copy = fx.write(&name, &std::fs::read(&bad).unwrap());
         // A label file given as images is a wrong magic, whatever else is wrong with it.

@@ -87,6 +87,46 @@ fn main() {
     write(&root.join("model_bytes"), "valid_pool.bin", &model);
     write(&root.join("model_bytes"), "header_only", &model[..64]);
 
+    let image = root.join("image_file");
+    let digit = sample_image(5);
+    write(&image, "idx", &with_mode(0, &idx_images(1, 28, 28, &digit)));
+    write(
+        &image,
+        "idx_gz",
+        &with_mode(1, &gzip(&idx_images(1, 28, 28, &digit))),
+    );
+    let mut pgm = b"P5\n# a comment\n28 28\n255\n".to_vec();
+    pgm.extend_from_slice(&digit);
+    write(&image, "pgm_p5", &with_mode(0, &pgm));
+    let plain: Vec<String> = digit[..56].iter().map(u8::to_string).collect();
+    let p2 = format!("P2\n14 4\n65535\n{}\n", plain.join(" "));
+    write(&image, "pgm_p2", &with_mode(1, p2.as_bytes()));
+    for (name, color, depth, channels) in [
+        (
+            "png_grey",
+            png::ColorType::Grayscale,
+            png::BitDepth::Eight,
+            1,
+        ),
+        ("png_rgba", png::ColorType::Rgba, png::BitDepth::Eight, 4),
+        (
+            "png_grey16",
+            png::ColorType::Grayscale,
+            png::BitDepth::Sixteen,
+            2,
+        ),
+    ] {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, 20, 12);
+        encoder.set_color(color);
+        encoder.set_depth(depth);
+        let mut writer = encoder.write_header().expect("png header");
+        let data: Vec<u8> = (0..20 * 12 * channels).map(|i| (i * 7) as u8).collect();
+        writer.write_image_data(&data).expect("png data");
+        writer.finish().expect("png end");
+        write(&image, name, &with_mode(0, &bytes));
+    }
+
     let params = trainer::params::Params::zeros(Variant::Pool);
     let checkpoint = trainer::params::Checkpoint {
         dataset: picocnn::Dataset::Fashion,

@@ -9,6 +9,7 @@ Rerun after editing: `python3 tests/corpus/generate.py` (the output is determini
 import gzip
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -27,6 +28,20 @@ def gz(data):
 
 def pixels(n):
     return bytes((i * 37 + 11) % 256 for i in range(n))
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png(width, height, rows):
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 PIX3 = pixels(3 * 784)
@@ -68,6 +83,17 @@ FILES = {
     "weights-version-99.bin": b"PCNN\x63\x10" + bytes(20),
     "weights-absurd-length.bin": b"PCNN\x01\xff\xff\xff\xff\x0f" + bytes(32),
     "weights-idx-file.bin": GOOD_IMAGES,
+    # Pictures for firmware-sim classify (PNG and PGM)
+    # Found by the image_file fuzz target: the frame buffer was allocated from the header's
+    # claim (54 GB) before the size check.
+    "picture-png-huge-dims.png": png(20, 2_734_686_224, b"\x00" + bytes(20)),
+    "picture-png-truncated.png": png(28, 28, b"".join(b"\x00" + pixels(28) for _ in range(28)))[:60],
+    "picture-png-zero-width.png": png(0, 28, b"\x00"),
+    "picture-pgm-huge-dims.pgm": b"P5 100000 100000 255\n" + bytes(16),
+    "picture-pgm-plain-huge-count.pgm": b"P2 8192 8192 255\n1 2 3\n",
+    "picture-pgm-short-raster.pgm": b"P5 28 28 255\n" + bytes(700),
+    "picture-pgm-max-0.pgm": b"P5 28 28 0\n" + bytes(784),
+    "picture-pgm-bad-header.pgm": b"P5 28 x 255\n" + bytes(784),
     # f32 checkpoints
     "ckpt-empty.ckpt": b"",
     "ckpt-not-a-checkpoint.ckpt": b"not a checkpoint at all, just text\n",
