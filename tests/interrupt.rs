@@ -1,0 +1,195 @@
+//! Interrupted runs: a trainer killed at any moment never leaves a broken output file.
+//!
+//! `weights.bin`, `weights.ckpt` and `weights.history.json` are each written atomically
+//! (temporary file, then rename), so after a SIGKILL each is either the previous run's
+//! file, intact, or the new run's file, complete. The test kills short training runs at
+//! random moments, half of them in the write phase at the end, and checks every file.
+//!
+//! Needs the release binaries (`cargo build --release --workspace --bins`) and MNIST.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use picocnn::{Dataset, Model, Variant};
+use picocnn_suite::{bin_path, data_dir};
+use trainer::dataset::{Part, Split, load_part};
+use trainer::idx::{self, Images};
+use trainer::params::{Checkpoint, Params};
+
+/// A small MNIST dataset directory (`train`/`test` images cut from the real files).
+fn small_dataset(dir: &Path, train: usize, test: usize) {
+    let mnist = dir.join("mnist");
+    std::fs::create_dir_all(&mnist).unwrap();
+    for (part, count, prefix) in [(Part::Train, train, "train"), (Part::Test, test, "t10k")] {
+        let split = load_part(&data_dir(), Dataset::Mnist, part).unwrap();
+        let images = Images {
+            count,
+            rows: 28,
+            cols: 28,
+            pixels: split.images[..count * 784].to_vec(),
+        };
+        idx::write_images(&mnist.join(format!("{prefix}-images-idx3-ubyte")), &images).unwrap();
+        idx::write_labels(
+            &mnist.join(format!("{prefix}-labels-idx1-ubyte")),
+            &split.labels[..count],
+        )
+        .unwrap();
+    }
+}
+
+/// A valid int8 model and its checkpoint, quantized from fixed pseudo-random parameters:
+/// the "previous run's" outputs, recognisable by their bytes.
+fn previous_outputs(variant: Variant, calibration: &Split) -> (Vec<u8>, Vec<u8>) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut params = Params::zeros(variant);
+    for tensor in params.tensors_mut() {
+        for w in tensor.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *w = ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.1;
+        }
+    }
+    let checkpoint = Checkpoint {
+        dataset: Dataset::Mnist,
+        params,
+    };
+    let ranges = trainer::quantize::calibrate(&checkpoint, calibration, 100).unwrap();
+    let quant = trainer::quantize::quantize(&checkpoint, &ranges).unwrap();
+    let model = trainer::export::model_bytes(&quant).unwrap();
+    (model, trainer::checkpoint::to_bytes(&checkpoint).unwrap())
+}
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Checks every output file after a kill; returns which ones the killed run had replaced.
+fn check_outputs(out: &Path, old_model: &[u8], old_ckpt: &[u8], old_history: &[u8]) -> [bool; 3] {
+    let dir = out.parent().unwrap();
+    let model = std::fs::read(out).unwrap();
+    let model_new = model != old_model;
+    if model_new {
+        Model::from_bytes(&model).unwrap_or_else(|e| panic!("new weights.bin is broken: {e}"));
+    }
+    let ckpt_path = out.with_extension("ckpt");
+    let ckpt = std::fs::read(&ckpt_path).unwrap();
+    let ckpt_new = ckpt != old_ckpt;
+    if ckpt_new {
+        let ckpt = trainer::checkpoint::from_bytes(&ckpt, &ckpt_path)
+            .unwrap_or_else(|e| panic!("new checkpoint is broken: {e}"));
+        assert!(ckpt.params.has_valid_shapes());
+    }
+    let history = std::fs::read(out.with_extension("history.json")).unwrap();
+    let history_new = history != old_history;
+    if history_new {
+        serde_json::from_slice::<trainer::history::History>(&history)
+            .unwrap_or_else(|e| panic!("new history is broken: {e}"));
+    }
+    // Nothing else but the leftovers of interrupted atomic writes.
+    let names: BTreeSet<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in &names {
+        assert!(
+            ["weights.bin", "weights.ckpt", "weights.history.json"].contains(&name.as_str())
+                || (name.starts_with(".weights.") && name.ends_with(".tmp")),
+            "unexpected file {name} in {names:?}"
+        );
+    }
+    [model_new, ckpt_new, history_new]
+}
+
+#[test]
+fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    small_dataset(&data, 1000, 200);
+    let calibration = load_part(&data, Dataset::Mnist, Part::Train).unwrap();
+    let out_dir = root.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("weights.bin");
+    let (model, ckpt) = previous_outputs(Variant::NoPool, &calibration);
+    let history = b"{\"previous\": true}".to_vec();
+
+    let trainer = bin_path("trainer");
+    let run = || {
+        Command::new(&trainer)
+            .args(["--epochs", "1", "--threads", "2", "--seed", "3", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let reset = || {
+        std::fs::write(&out, &model).unwrap();
+        std::fs::write(out.with_extension("ckpt"), &ckpt).unwrap();
+        std::fs::write(out.with_extension("history.json"), &history).unwrap();
+    };
+
+    // One full run: how long it takes, and that a finished run replaces all three files.
+    reset();
+    let start = Instant::now();
+    let status = run().wait().unwrap();
+    let full = start.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(check_outputs(&out, &model, &ckpt, &history), [true; 3]);
+
+    let mut rng = XorShift(0x0dd_ba11);
+    let mut replaced = [0usize; 3];
+    let kills = 24;
+    for round in 0..kills {
+        reset();
+        let mut child = run();
+        let delay;
+        if round % 2 == 0 {
+            // Anywhere in the run, start-up and training included.
+            delay = Duration::from_micros(rng.below(full.as_micros() as u64));
+            std::thread::sleep(delay);
+        } else {
+            // In the write phase: the trainer prints the test accuracy, then exports.
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if line.starts_with("Test accuracy") {
+                    break;
+                }
+            }
+            delay = Duration::from_micros(rng.below(40_000));
+            std::thread::sleep(delay);
+        }
+        let _ = child.kill(); // SIGKILL; the run may have finished already
+        let status = child.wait().unwrap();
+        let new = check_outputs(&out, &model, &ckpt, &history);
+        for (count, is_new) in replaced.iter_mut().zip(new) {
+            *count += usize::from(is_new);
+        }
+        eprintln!("round {round}: killed after {delay:?} ({status:?}); replaced {new:?}");
+    }
+    eprintln!(
+        "{kills} kills; weights.bin / .ckpt / .history.json replaced {replaced:?} times \
+         (full run {full:?})"
+    );
+    // The kills must have landed on both sides of the writes for the test to mean anything.
+    assert!(
+        replaced.iter().any(|&n| n < kills),
+        "every run finished before the kill"
+    );
+    assert!(
+        replaced.iter().any(|&n| n > 0),
+        "no run got as far as writing"
+    );
+}
