@@ -3,7 +3,7 @@
 //! `weights.bin`, `weights.ckpt` and `weights.history.json` are each written atomically
 //! (temporary file, then rename), so after a SIGKILL each is either the previous run's
 //! file, intact, or the new run's file, complete. The test kills short training runs at
-//! random moments, half of them in the write phase at the end, and checks every file.
+//! random moments, half of them in the export phase at the end, and checks every file.
 //!
 //! Needs the release binaries (`cargo build --release --workspace --bins`) and MNIST.
 
@@ -141,17 +141,36 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
         std::fs::write(out.with_extension("history.json"), &history).unwrap();
     };
 
-    // One full run: how long it takes, and that a finished run replaces all three files.
+    /// Waits until the child prints the line that starts the export phase (or ends). The
+    /// rest of its output is drained by a thread: a closed pipe would make it fail.
+    fn wait_for_writes(child: &mut std::process::Child) {
+        let stdout = child.stdout.take().unwrap();
+        let (marker_seen, marker) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("Test accuracy") {
+                    let _ = marker_seen.send(());
+                }
+            }
+        });
+        let _ = marker.recv();
+    }
+
+    // One full run: how long it takes in all and after the test accuracy (export and
+    // writes), and that a finished run replaces all three files.
     reset();
     let start = Instant::now();
-    let status = run().wait().unwrap();
-    let full = start.elapsed();
+    let mut child = run();
+    wait_for_writes(&mut child);
+    let tail_start = Instant::now();
+    let status = child.wait().unwrap();
+    let (full, tail) = (start.elapsed(), tail_start.elapsed());
     assert!(status.success(), "{status:?}");
     assert_eq!(check_outputs(&out, &model, &ckpt, &history), [true; 3]);
 
     let mut rng = XorShift(0x0dd_ba11);
     let mut replaced = [0usize; 3];
-    let kills = 24;
+    let kills = 16;
     for round in 0..kills {
         reset();
         let mut child = run();
@@ -161,14 +180,9 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
             delay = Duration::from_micros(rng.below(full.as_micros() as u64));
             std::thread::sleep(delay);
         } else {
-            // In the write phase: the trainer prints the test accuracy, then exports.
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            while let Some(Ok(line)) = lines.next() {
-                if line.starts_with("Test accuracy") {
-                    break;
-                }
-            }
-            delay = Duration::from_micros(rng.below(40_000));
+            // In the export phase: after the test accuracy, until the run would end.
+            wait_for_writes(&mut child);
+            delay = Duration::from_micros(rng.below(tail.as_micros() as u64 * 11 / 10));
             std::thread::sleep(delay);
         }
         let _ = child.kill(); // SIGKILL; the run may have finished already
@@ -181,7 +195,7 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
     }
     eprintln!(
         "{kills} kills; weights.bin / .ckpt / .history.json replaced {replaced:?} times \
-         (full run {full:?})"
+         (full run {full:?}, export phase {tail:?})"
     );
     // The kills must have landed on both sides of the writes for the test to mean anything.
     assert!(
