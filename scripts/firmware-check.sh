@@ -85,6 +85,18 @@ symbol() { # elf name -> address
   arm-none-eabi-nm "$1" | awk -v s="$2" '$3 == s { print "0x" $1 }'
 }
 
+# The firmware crate is outside the workspace, so the workspace's fmt and clippy runs miss it.
+rustfmt --edition 2024 --check "$fw_dir/src/main.rs" "$fw_dir/build.rs"
+first_images=$work/lint-images.idx
+"$fwsim" cut --dataset "$("$fwsim" info --weights "$pool" | awk '$1 == "dataset:" { print $2 }')" \
+  --data "$data" --index 0 --count 1 --out "$first_images" --labels "${first_images%.idx}-labels.idx" >/dev/null
+for target in thumbv7em-none-eabihf thumbv7m-none-eabi; do
+  env PICOCNN_FW_WEIGHTS="$(realpath "$pool")" PICOCNN_FW_IMAGES="$first_images" \
+    PICOCNN_FW_LABELS="${first_images%.idx}-labels.idx" CARGO_TARGET_DIR="$fw_dir/target" \
+    cargo clippy --release --locked --quiet --manifest-path "$fw_dir/Cargo.toml" \
+    --target "$target" -- -D warnings
+done
+
 failures=0
 table=()
 run_one() { # variant weights board target
