@@ -9,6 +9,7 @@ command -v qemu-x86_64 >/dev/null || need_apt+=(qemu-user)
 command -v arm-none-eabi-size >/dev/null || need_apt+=(binutils-arm-none-eabi)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v gcc >/dev/null || need_apt+=(gcc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
