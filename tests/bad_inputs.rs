@@ -483,7 +483,7 @@ fn firmware_sim_rejects_every_bad_image_file() {
 }
 
 #[test]
-fn firmware_sim_verify_rejects_every_bad_test_set_file() {
+fn firmware_sim_verify_and_cut_reject_every_bad_test_set_file() {
     let fx = Fixture::new();
     let mut report = Report::default();
     let weights = fx.good_model("model");
@@ -504,9 +504,25 @@ fn firmware_sim_verify_rejects_every_bad_test_set_file() {
                 &target,
                 expected_problem(&name),
             );
+            let cut = fx.path("cut.idx");
+            fx.expect_rejected(
+                &mut report,
+                "firmware-sim",
+                &[
+                    os("cut"),
+                    os("--data"),
+                    dir.as_os_str(),
+                    os("--index"),
+                    os("0"),
+                    os("--out"),
+                    cut.as_os_str(),
+                ],
+                &target,
+                expected_problem(&name),
+            );
         }
     }
-    report.check(20);
+    report.check(40);
 }
 
 #[test]
