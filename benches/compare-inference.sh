@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 runs=5000 models= dataset=mnist data=${PICOCNN_DATA:-data} keep=
+rounds=3 runs=5000 models='' dataset=mnist data=${PICOCNN_DATA:-data} keep=''
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;

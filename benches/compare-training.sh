@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-epochs=1 rounds=1 dataset=mnist seed=0 threads=2 data=${PICOCNN_DATA:-data} keep=
+epochs=1 rounds=1 dataset=mnist seed=0 threads=2 data=${PICOCNN_DATA:-data} keep=''
 while [ $# -gt 0 ]; do
   case $1 in
     --epochs) epochs=$2; shift 2 ;;
