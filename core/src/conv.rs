@@ -5,7 +5,8 @@
 //! `bias + sum(w * pixel)` over the 9 taps. Weights are read in place in the layout
 //! `[group 4][tap 9][filter 8]`: a group's 8 accumulators per position fill one 256-bit
 //! register, and each 8-weight row is loaded once for all the positions being computed
-//! (the 4 positions of a pooling window, or one position).
+//! (a band's 13 positions for variant A, a pooling window's 4 for variant B). Both
+//! factors fit 16 bits, so every multiply-add is one `vpmaddwd` with AVX2.
 
 use crate::quant::relu_requantize_raw;
 use crate::shape::{FILTERS, KERNEL_SIDE, KERNEL_TAPS};
@@ -80,8 +81,7 @@ impl Conv<'_> {
 fn multiply_add(acc: &mut [i32; GROUP], weights: &[u8; GROUP], pixel: u8) {
     let pixel = i32::from(pixel);
     for (a, &w) in acc.iter_mut().zip(weights) {
-        // |w * pixel| <= 127 * 255: a sum of 9 plus a bias cannot overflow. Both factors
-        // fit 16 bits, so this is one vpmaddwd per group.
+        // |w * pixel| <= 127 * 255: a sum of 9 plus a validated bias cannot overflow.
         *a = a.wrapping_add(i32::from(w as i8).wrapping_mul(pixel));
     }
 }

@@ -13,10 +13,11 @@ use crate::softmax::softmax;
 use core::fmt;
 
 /// Largest bias magnitude a file may hold. With it, no accumulator can overflow `i32`:
-/// the largest dot product (variant A's hidden layer) stays below `2^30` as well.
+/// the largest dot product (variant A's hidden layer, any int8 weights, activations up
+/// to 255 above their zero point) stays below `2^30` as well.
 pub const BIAS_LIMIT: i32 = 1 << 30;
 
-const _: () = assert!(Variant::NoPool.flat_len() * 127 * 255 < (1 << 30));
+const _: () = assert!(Variant::NoPool.flat_len() * 128 * 255 < (1 << 30));
 const _: () = assert!(
     Variant::NoPool
         .feature_positions()
@@ -29,6 +30,7 @@ const _: () = assert!(
 );
 const _: () = assert!(2 * BAND_POSITIONS == CONV_SIDE);
 const _: () = assert!(BAND_LEN >= HIDDEN);
+const _: () = assert!(Scratch::BYTES <= 2048);
 
 /// Zero point of the int8 input: `q = pixel - 128`, so `q - zero_point` is the pixel.
 pub const INPUT_ZERO_POINT: i8 = -128;
@@ -54,7 +56,8 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Bytes of activation RAM, the same for both variants.
+    /// Bytes of activation RAM, the same for both variants (1,344: the 416 i16 of a band
+    /// and the 128 i32 accumulators).
     pub const BYTES: usize = core::mem::size_of::<Scratch>();
 
     /// Zeroed scratch buffers.
