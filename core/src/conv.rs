@@ -19,9 +19,6 @@ pub(crate) const GROUPS: usize = FILTERS / GROUP;
 /// A 3x3 input patch, row-major (`tap = ky * 3 + kx`).
 pub(crate) type Patch = [u8; KERNEL_TAPS];
 
-/// Accumulators of `P` positions, group-major: `[group][position][filter in group]`.
-pub(crate) type GroupAcc<const P: usize> = [[[i32; GROUP]; P]; GROUPS];
-
 /// Per-filter requantization parameters as stored: `i32` little-endian, shifts as bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ChannelParams<'a, const N: usize> {
@@ -32,20 +29,71 @@ pub(crate) struct ChannelParams<'a, const N: usize> {
 }
 
 impl<const N: usize> ChannelParams<'_, N> {
-    /// The biases, the accumulators' starting values.
+    /// Writes the biases, the accumulators' starting values, into `acc`.
     #[inline(always)]
-    pub(crate) fn biases(&self) -> [i32; N] {
-        self.bias.map(i32::from_le_bytes)
+    pub(crate) fn load_biases(&self, acc: &mut [i32; N]) {
+        for (a, b) in acc.iter_mut().zip(self.bias) {
+            *a = i32::from_le_bytes(*b);
+        }
     }
 
-    /// Requantizes and clamps every channel: int8 activation minus zero point.
+    /// Requantizes and clamps every channel into `out`: int8 activation minus zero point.
     #[inline(always)]
-    pub(crate) fn relu_requantize(&self, acc: &[i32; N]) -> [u8; N] {
-        let mut out = [0u8; N];
-        for (((o, &a), m), &s) in out.iter_mut().zip(acc).zip(self.multiplier).zip(self.shift) {
-            *o = relu_requantize_raw(a, i32::from_le_bytes(*m), s, self.zero_point);
+    pub(crate) fn relu_requantize(&self, acc: &[i32; N], out: &mut [i16; N]) {
+        relu_requantize_slices(acc, self.multiplier, self.shift, self.zero_point, out);
+    }
+}
+
+/// [`relu_requantize_raw`] over matching slices of accumulators and parameters.
+#[inline(always)]
+fn relu_requantize_slices(
+    acc: &[i32],
+    multiplier: &[[u8; 4]],
+    shift: &[u8],
+    zero_point: i8,
+    out: &mut [i16],
+) {
+    for (((o, &a), m), &s) in out.iter_mut().zip(acc).zip(multiplier).zip(shift) {
+        *o = i16::from(relu_requantize_raw(
+            a,
+            i32::from_le_bytes(*m),
+            s,
+            zero_point,
+        ));
+    }
+}
+
+/// One group of filters: its weights and requantization parameters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FilterGroup<'a> {
+    /// Which group: filters `GROUP * index ..`.
+    pub(crate) index: usize,
+    weights: &'a [[u8; GROUP]; KERNEL_TAPS],
+    bias: &'a [[u8; 4]; GROUP],
+    multiplier: &'a [[u8; 4]; GROUP],
+    shift: &'a [u8; GROUP],
+    zero_point: i8,
+}
+
+impl FilterGroup<'_> {
+    /// The group's accumulators at each of `P` patches (bias included, before ReLU).
+    #[inline(always)]
+    pub(crate) fn accumulate<const P: usize>(&self, patches: &[Patch; P]) -> [[i32; GROUP]; P] {
+        let bias = self.bias.map(i32::from_le_bytes);
+        let mut acc = [bias; P];
+        for (tap, row) in self.weights.iter().enumerate() {
+            for (a, patch) in acc.iter_mut().zip(patches) {
+                multiply_add(a, row, patch.get(tap).copied().unwrap_or(0));
+            }
         }
-        out
+        acc
+    }
+
+    /// Requantizes and clamps the group's channels into `out` (activation minus zero
+    /// point), the group's slice of a position's 32 channels.
+    #[inline(always)]
+    pub(crate) fn relu_requantize(&self, acc: &[i32; GROUP], out: &mut [i16; GROUP]) {
+        relu_requantize_slices(acc, self.multiplier, self.shift, self.zero_point, out);
     }
 }
 
@@ -56,23 +104,28 @@ pub(crate) struct Conv<'a> {
     pub(crate) params: ChannelParams<'a, FILTERS>,
 }
 
-impl Conv<'_> {
-    /// The 32 filters' accumulators at each of `P` patches (bias included, before ReLU).
+impl<'a> Conv<'a> {
+    /// The filter groups, in order. Computing a group for a batch of positions at a time
+    /// keeps only `P x 8` accumulators live.
     #[inline(always)]
-    pub(crate) fn accumulate<const P: usize>(&self, patches: &[Patch; P]) -> GroupAcc<P> {
-        let bias = self.params.biases();
-        let mut out = [[[0i32; GROUP]; P]; GROUPS];
-        let bias_groups = bias.as_chunks::<GROUP>().0;
-        for ((weights, bias), group) in self.weights.iter().zip(bias_groups).zip(&mut out) {
-            let mut acc = [*bias; P];
-            for (tap, row) in weights.iter().enumerate() {
-                for (a, patch) in acc.iter_mut().zip(patches) {
-                    multiply_add(a, row, patch.get(tap).copied().unwrap_or(0));
-                }
-            }
-            *group = acc;
-        }
-        out
+    pub(crate) fn groups(&self) -> impl Iterator<Item = FilterGroup<'a>> + use<'a> {
+        let p = self.params;
+        self.weights
+            .iter()
+            .zip(p.bias.as_chunks::<GROUP>().0)
+            .zip(p.multiplier.as_chunks::<GROUP>().0)
+            .zip(p.shift.as_chunks::<GROUP>().0)
+            .enumerate()
+            .map(
+                move |(index, (((weights, bias), multiplier), shift))| FilterGroup {
+                    index,
+                    weights,
+                    bias,
+                    multiplier,
+                    shift,
+                    zero_point: p.zero_point,
+                },
+            )
     }
 }
 
@@ -86,16 +139,13 @@ fn multiply_add(acc: &mut [i32; GROUP], weights: &[u8; GROUP], pixel: u8) {
     }
 }
 
-/// Position `k`'s 32 accumulators, in filter order, out of group-major accumulators.
+/// The group's slice (`GROUP` channels) of one position's 32 activations.
 #[inline(always)]
-pub(crate) fn position<const P: usize>(acc: &GroupAcc<P>, k: usize) -> [i32; FILTERS] {
-    let mut out = [0i32; FILTERS];
-    for (dst, group) in out.as_chunks_mut::<GROUP>().0.iter_mut().zip(acc) {
-        if let Some(src) = group.get(k) {
-            *dst = *src;
-        }
-    }
-    out
+pub(crate) fn group_slice(
+    position: &mut [i16; FILTERS],
+    group: usize,
+) -> Option<&mut [i16; GROUP]> {
+    position.as_chunks_mut::<GROUP>().0.get_mut(group)
 }
 
 /// The 3x3 patch whose top-left pixel is column `x` of three consecutive image rows.
@@ -132,4 +182,47 @@ pub(crate) fn window_patches(rows: [&[u8]; 4]) -> [Patch; 4] {
                 .unwrap_or(0)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batching positions (hosts) and one position at a time (microcontrollers) must give
+    /// the same accumulators, whatever the weights and pixels.
+    #[test]
+    fn batched_and_single_positions_agree() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        };
+        let weights: [[u8; GROUP]; KERNEL_TAPS] =
+            core::array::from_fn(|_| core::array::from_fn(|_| next()));
+        let words: [[u8; 4]; GROUP] = core::array::from_fn(|_| [next(), next(), 0, 0]);
+        let shift = [31u8; GROUP];
+        let group = FilterGroup {
+            index: 0,
+            weights: &weights,
+            bias: &words,
+            multiplier: &words,
+            shift: &shift,
+            zero_point: -128,
+        };
+        let patches: [Patch; 13] = core::array::from_fn(|_| core::array::from_fn(|_| next()));
+        let batched = group.accumulate(&patches);
+        for (patch, want) in patches.iter().zip(&batched) {
+            let [single] = group.accumulate(&[*patch]);
+            assert_eq!(&single, want);
+            let expected: [i32; GROUP] = core::array::from_fn(|f| {
+                let bias = i32::from_le_bytes(words[f]);
+                bias + (0..KERNEL_TAPS)
+                    .map(|t| i32::from(weights[t][f] as i8) * i32::from(patch[t]))
+                    .sum::<i32>()
+            });
+            assert_eq!(single, expected);
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! A validated model borrowed from its bytes, the scratch RAM, and `classify`.
 
-use crate::conv::{ChannelParams, Conv, GROUP, GROUPS, patch, position, window_patches};
+use crate::conv::{ChannelParams, Conv, GROUP, GROUPS, group_slice, patch, window_patches};
 use crate::dense::{BAND_LEN, BAND_POSITIONS, accumulate_band, dot};
 use crate::error::{Error, Result};
 use crate::format::{LayerFile, ModelFile};
@@ -31,6 +31,17 @@ const _: () = assert!(
 const _: () = assert!(2 * BAND_POSITIONS == CONV_SIDE);
 const _: () = assert!(BAND_LEN >= HIDDEN);
 const _: () = assert!(Scratch::BYTES <= 2048);
+
+/// Conv positions of variant A computed together. On a host the whole 13-position band:
+/// each weight row is widened once for 13 vector multiply-adds. On a microcontroller
+/// (no SIMD) batching saves nothing and its accumulators would cost ~800 bytes of stack,
+/// so one position at a time. Same arithmetic, same results.
+const CONV_BATCH: usize = if cfg!(target_os = "none") {
+    1
+} else {
+    BAND_POSITIONS
+};
+const _: () = assert!(BAND_POSITIONS.is_multiple_of(CONV_BATCH));
 
 /// Zero point of the int8 input: `q = pixel - 128`, so `q - zero_point` is the pixel.
 pub const INPUT_ZERO_POINT: i8 = -128;
@@ -370,7 +381,7 @@ impl<'a> Model<'a> {
     /// The integer logits of one image: fused conv + ReLU (+ pool) streamed band by band
     /// into the hidden layer, then the output layer.
     fn logits(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) -> [i32; CLASSES] {
-        scratch.hidden = self.hidden.biases();
+        self.hidden.load_biases(&mut scratch.hidden);
         match self.variant {
             Variant::NoPool => self.stream_conv(image, scratch),
             Variant::Pool => self.stream_pooled(image, scratch),
@@ -378,9 +389,9 @@ impl<'a> Model<'a> {
         self.output_layer(scratch)
     }
 
-    /// Variant A: each conv row is two bands of 13 positions; each band's 13 x 32
-    /// activations are computed in one batch (every weight row loaded once) and fed to
-    /// the hidden accumulators.
+    /// Variant A: each conv row is two bands of 13 positions. A band's activations are
+    /// computed a filter group at a time over [`CONV_BATCH`] positions (each weight row
+    /// loaded once per batch), then fed to the hidden accumulators.
     fn stream_conv(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) {
         let rows = image.as_chunks::<IMAGE_SIDE>().0;
         let mut bands = self.hidden_weights.chunks_exact(HIDDEN);
@@ -394,14 +405,20 @@ impl<'a> Model<'a> {
                 .zip(r2.windows(3))
                 .map(|((a, b), c)| patch([a, b, c]));
             for _ in 0..CONV_SIDE / BAND_POSITIONS {
-                let mut batch = [[0u8; KERNEL_TAPS]; BAND_POSITIONS];
-                for (dst, p) in batch.iter_mut().zip(patches.by_ref()) {
-                    *dst = p;
-                }
-                let acc = self.conv.accumulate(&batch);
                 let band = scratch.band.as_chunks_mut::<FILTERS>().0;
-                for (k, dst) in band.iter_mut().enumerate() {
-                    widen(dst, &self.conv.params.relu_requantize(&position(&acc, k)));
+                for positions in band.as_chunks_mut::<CONV_BATCH>().0 {
+                    let mut batch = [[0u8; KERNEL_TAPS]; CONV_BATCH];
+                    for (dst, p) in batch.iter_mut().zip(patches.by_ref()) {
+                        *dst = p;
+                    }
+                    for group in self.conv.groups() {
+                        let acc = group.accumulate(&batch);
+                        for (position, a) in positions.iter_mut().zip(&acc) {
+                            if let Some(dst) = group_slice(position, group.index) {
+                                group.relu_requantize(a, dst);
+                            }
+                        }
+                    }
                 }
                 if let Some(weights) = bands.next() {
                     accumulate_band(&mut scratch.hidden, weights, &scratch.band);
@@ -427,9 +444,13 @@ impl<'a> Model<'a> {
                 .step_by(2)
                 .map(|(((a, b), c), d)| window_patches([a, b, c, d]));
             let band = scratch.band.as_chunks_mut::<FILTERS>().0;
-            for (dst, patches) in band.iter_mut().zip(windows) {
-                let acc = max_pool(&self.conv.accumulate(&patches));
-                widen(dst, &self.conv.params.relu_requantize(&acc));
+            for (position, patches) in band.iter_mut().zip(windows) {
+                for group in self.conv.groups() {
+                    let pooled = max_pool(&group.accumulate(&patches));
+                    if let Some(dst) = group_slice(position, group.index) {
+                        group.relu_requantize(&pooled, dst);
+                    }
+                }
             }
             if let Some(weights) = bands.next() {
                 accumulate_band(&mut scratch.hidden, weights, &scratch.band);
@@ -439,36 +460,25 @@ impl<'a> Model<'a> {
 
     /// Hidden ReLU, then the output layer requantized to the common logit scale.
     fn output_layer(&self, scratch: &mut Scratch) -> [i32; CLASSES] {
-        let hidden = self.hidden.relu_requantize(&scratch.hidden);
         // The band buffer is free now: it holds the hidden activations.
         let Some(x) = scratch.band.first_chunk_mut::<HIDDEN>() else {
             return [0; CLASSES];
         };
-        widen(x, &hidden);
-        let mut acc = self.output.biases();
-        for (a, row) in acc.iter_mut().zip(self.output_weights) {
-            *a = a.wrapping_add(dot(row, x));
-        }
+        self.hidden.relu_requantize(&scratch.hidden, x);
         let mut logits = [0i32; CLASSES];
-        for (((l, &a), m), &s) in logits
+        self.output.load_biases(&mut logits);
+        for (((l, row), m), &s) in logits
             .iter_mut()
-            .zip(&acc)
+            .zip(self.output_weights)
             .zip(self.output.multiplier)
             .zip(self.output.shift)
         {
+            let acc = l.wrapping_add(dot(row, x));
             // Validated at load: multiplier >= 0 and shift in range, so `new` succeeds.
             if let Some(m) = Multiplier::new(i32::from_le_bytes(*m), s) {
-                *l = requantize(a, m);
+                *l = requantize(acc, m);
             }
         }
         logits
-    }
-}
-
-/// Copies activations into an i16 buffer for the widening multiply-adds.
-#[inline(always)]
-fn widen<const N: usize>(dst: &mut [i16; N], src: &[u8; N]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = i16::from(s);
     }
 }

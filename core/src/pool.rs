@@ -6,18 +6,15 @@
 //! (multipliers are non-negative; property-tested in [`quant`](crate::quant)), so
 //! `max(f(a), f(b)) = f(max(a, b))`, and it needs a quarter of the requantizations.
 
-use crate::conv::{GROUP, GroupAcc};
-use crate::shape::FILTERS;
+use crate::conv::GROUP;
 
-/// Channel-wise maximum of the accumulators of a 2x2 window, in filter order.
+/// Channel-wise maximum of a group's accumulators at the four positions of a 2x2 window.
 #[inline(always)]
-pub(crate) fn max_pool(window: &GroupAcc<4>) -> [i32; FILTERS] {
-    let mut out = [i32::MIN; FILTERS];
-    for (dst, group) in out.as_chunks_mut::<GROUP>().0.iter_mut().zip(window) {
-        for position in group {
-            for (o, &v) in dst.iter_mut().zip(position) {
-                *o = (*o).max(v);
-            }
+pub(crate) fn max_pool(window: &[[i32; GROUP]; 4]) -> [i32; GROUP] {
+    let mut out = [i32::MIN; GROUP];
+    for position in window {
+        for (o, &v) in out.iter_mut().zip(position) {
+            *o = (*o).max(v);
         }
     }
     out
