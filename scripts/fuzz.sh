@@ -59,4 +59,4 @@ run idx 200000 -max_len=4096
 run model_bytes 20000
 run model_mutate 3000 -max_len=1200
 run checkpoint 20000
-run image_file 20000 -max_len=8192
+run image_file 5000 -max_len=8192
