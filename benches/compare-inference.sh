@@ -93,6 +93,10 @@ for bench, v in names.items():
     # The figure criterion prints: the slope of its linear sampling, else the mean.
     headline = (e.get("slope") or e["mean"])["point_estimate"]
     record = {"id": f"classify/{bench}", "ns": headline, "median_ns": e["median"]["point_estimate"]}
+    # The least-disturbed sample (each is the mean of a batch of calls), to set beside
+    # TFLite's fastest single call when the machine is busy.
+    sample = json.load(open(os.path.join(new, "sample.json")))
+    record["best_sample_ns"] = min(t / i for t, i in zip(sample["times"], sample["iters"]))
     json.dump(record, open(os.path.join(out, f"criterion-{v}-r{rnd}.json"), "w"))
     found += 1
 if found == 0:
