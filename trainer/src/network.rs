@@ -28,9 +28,6 @@ use rayon::prelude::*;
 /// its convolution, its rows of the hidden layer's weights and, going back, both
 /// gradients are computed together while its activations are in L2.
 const UNITS: usize = 24;
-/// Rows of the hidden weights handled at once in the backward pass: the input gradient
-/// and then the fused weight update read the same 24 KiB of weights, still in L1.
-const BACKWARD_ROWS: usize = 48;
 /// Images per batch when only predicting.
 const PREDICT_BATCH: usize = 128;
 
@@ -88,6 +85,8 @@ struct Unit {
     argmax: Vec<f32>,
     /// This unit's share of the hidden layer's pre-activation, `HIDDEN x bp`.
     partial: Vec<f32>,
+    /// The loss gradient with respect to `x` (zero where `x` is).
+    dx: Vec<f32>,
     /// This unit's share of the convolution's weight and bias gradient.
     conv_grad: Vec<f32>,
 }
@@ -102,6 +101,7 @@ pub struct Network {
     n: usize,
     pixels: Vec<f32>,
     units: Vec<Unit>,
+    /// The hidden layer's output after ReLU, `HIDDEN x bp`.
     hidden: Vec<f32>,
     logits: Vec<f32>,
     d_logits: Vec<f32>,
@@ -155,6 +155,7 @@ impl Network {
                         Vec::new()
                     },
                     partial: vec![0.0; HIDDEN * bp],
+                    dx: vec![0.0; len],
                     conv_grad: vec![0.0; CONV_PARAMS],
                 }
             })
@@ -307,85 +308,57 @@ impl Network {
     }
 
     /// Backward pass through the hidden layer and the convolution (and pooling), unit by
-    /// unit: the input gradient of the unit's rows (with the weights before any update),
-    /// their weight gradient (stored, or applied at once by Adam), then the convolution's
-    /// gradient from the unit's positions while the input gradient is still in cache.
+    /// unit: the hidden layer's input gradient (with the weights before any update) and
+    /// weight gradient (stored, or applied at once by Adam) for the unit's rows, then the
+    /// convolution's gradient from the unit's positions while the input gradient is still
+    /// in cache.
     fn backward_hidden_and_conv(
         &mut self,
         hidden_w: &mut [f32],
         update: HiddenUpdate<'_>,
         grads: &mut SmallGrads,
     ) {
-        let bp = self.bp;
         let rows = unit_positions(self.variant) * FILTERS;
-        let (pixels, d_hidden_t, d_hidden) = (&self.pixels, &self.d_hidden_t, &self.d_hidden);
+        let (pixels, d_hidden, d_hidden_t) = (&self.pixels, &self.d_hidden, &self.d_hidden_t);
         let variant = self.variant;
+        let conv_backward = |unit: &mut Unit| match variant {
+            Variant::NoPool => {
+                kernels::conv_backward(pixels, unit.first, &unit.x, &unit.dx, &mut unit.conv_grad)
+            }
+            Variant::Pool => kernels::conv_pool_backward(
+                pixels,
+                unit.first,
+                &unit.x,
+                &unit.argmax,
+                &unit.dx,
+                &mut unit.conv_grad,
+            ),
+        };
         let units = self
             .units
             .par_iter_mut()
             .zip(hidden_w.par_chunks_mut(rows * HIDDEN));
-        let backward = |d_x: &mut Vec<f32>,
-                        unit: &mut Unit,
-                        w: &mut [f32],
-                        mut apply: HiddenUpdate<'_>| {
-            d_x.resize(unit.x.len(), 0.0);
-            let sub = BACKWARD_ROWS * HIDDEN;
-            let chunks = w
-                .chunks_mut(sub)
-                .zip(d_x.chunks_mut(BACKWARD_ROWS * bp))
-                .zip(unit.x.chunks(BACKWARD_ROWS * bp));
-            for (c, ((w, d_x), x)) in chunks.enumerate() {
-                kernels::dense_input_grad(w, d_hidden_t, HIDDEN, d_x);
-                let at = c * sub..c * sub + w.len();
-                match &mut apply {
-                    HiddenUpdate::Adam { m, v, step } => {
-                        kernels::dense_weight_grad_adam(
-                            x,
-                            d_hidden,
-                            HIDDEN,
-                            w,
-                            &mut m[at.clone()],
-                            &mut v[at],
-                            *step,
-                        );
-                    }
-                    HiddenUpdate::Store(g) => {
-                        kernels::dense_weight_grad(x, d_hidden, HIDDEN, &mut g[at])
-                    }
-                }
-            }
-            match variant {
-                Variant::NoPool => {
-                    kernels::conv_backward(pixels, unit.first, &unit.x, d_x, &mut unit.conv_grad)
-                }
-                Variant::Pool => kernels::conv_pool_backward(
-                    pixels,
-                    unit.first,
-                    &unit.x,
-                    &unit.argmax,
-                    d_x,
-                    &mut unit.conv_grad,
-                ),
-            }
-        };
         match update {
             HiddenUpdate::Adam { m, v, step } => {
                 let state = m
                     .par_chunks_mut(rows * HIDDEN)
                     .zip(v.par_chunks_mut(rows * HIDDEN));
-                units
-                    .zip(state)
-                    .for_each_init(Vec::new, |d_x, ((unit, w), (m, v))| {
-                        backward(d_x, unit, w, HiddenUpdate::Adam { m, v, step });
-                    });
+                units.zip(state).for_each(|((unit, w), (m, v))| {
+                    let (x, dx) = (&unit.x, &mut unit.dx);
+                    kernels::dense_backward_masked_adam(
+                        x, d_hidden, d_hidden_t, HIDDEN, w, m, v, step, dx,
+                    );
+                    conv_backward(unit);
+                });
             }
             HiddenUpdate::Store(g) => {
-                units.zip(g.par_chunks_mut(rows * HIDDEN)).for_each_init(
-                    Vec::new,
-                    |d_x, ((unit, w), g)| {
-                        backward(d_x, unit, w, HiddenUpdate::Store(g));
-                    },
-                );
+                units
+                    .zip(g.par_chunks_mut(rows * HIDDEN))
+                    .for_each(|((unit, w), g)| {
+                        let (x, dx) = (&unit.x, &mut unit.dx);
+                        kernels::dense_backward_masked(x, d_hidden, d_hidden_t, HIDDEN, w, dx, g);
+                        conv_backward(unit);
+                    });
             }
         }
 

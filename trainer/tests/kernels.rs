@@ -1,8 +1,9 @@
 //! Every AVX2 kernel against the scalar reference, over odd shapes and tails.
 //!
 //! Inputs are small integers stored as f32, so every product and partial sum is exact and
-//! any order of summation gives the same bits: the kernels must agree exactly. (Adam
-//! divides and takes square roots, so it is held to a few ulps instead.)
+//! any order of summation gives the same bits: the kernels must agree exactly. Adam, which
+//! divides and takes square roots, rounds step by step the same way in both, so it must
+//! agree bit for bit on any input.
 //!
 //! A build without AVX2 has nothing to compare and says so; with `PICOCNN_REQUIRE_AVX2=1`
 //! (set by `scripts/test.sh`) that is a failure instead, so CI cannot skip silently.
@@ -28,6 +29,21 @@ fn ints(len: usize, lo: i8, hi: i8) -> impl Strategy<Value = Vec<f32>> {
     prop::collection::vec(lo..=hi, len).prop_map(|v| v.into_iter().map(f32::from).collect())
 }
 
+/// Activation-like rows: `rows x bp` small non-negative integers, about half of them zero,
+/// and every third row entirely zero (as whole feature rows are for a batch of real images).
+fn sparse_ints(rows: usize, bp: usize) -> impl Strategy<Value = Vec<f32>> {
+    ints(rows * bp, -3, 3).prop_map(move |mut v| {
+        for (r, row) in v.chunks_exact_mut(bp).enumerate() {
+            for x in row.iter_mut() {
+                if r % 3 == 1 || *x < 0.0 {
+                    *x = 0.0;
+                }
+            }
+        }
+        v
+    })
+}
+
 /// A batch padded to 1..=5 vectors.
 fn padded_batch() -> impl Strategy<Value = usize> {
     (1usize..=5).prop_map(|v| v * kernels::LANES)
@@ -50,21 +66,24 @@ fn dense_shape() -> impl Strategy<Value = (usize, usize, usize)> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// The fused weight-gradient + Adam kernel equals the two kernels run in turn, bit for bit
-    /// (it only avoids storing the gradient). Holds for whichever implementation is built.
+    /// The fused backward + Adam kernel equals the backward kernel followed by Adam, bit for
+    /// bit (it only avoids storing the gradient). Holds for whichever implementation is built.
     #[test]
-    fn fused_weight_grad_adam_equals_grad_then_adam(
+    fn fused_backward_adam_equals_backward_then_adam(
         (x, dy, n_out, w, m, v) in dense_shape().prop_flat_map(|(rows, n_out, bp)| (
-            ints(rows * bp, -4, 4), ints(bp * n_out, -4, 4), Just(n_out),
+            sparse_ints(rows, bp), ints(bp * n_out, -4, 4), Just(n_out),
             ints(rows * n_out, -4, 4), ints(rows * n_out, -2, 2), ints(rows * n_out, 0, 3),
         ))
     ) {
         let mut g = vec![0.0; w.len()];
-        kernels::dense_weight_grad(&x, &dy, n_out, &mut g);
+        let mut dx1 = vec![f32::NAN; x.len()];
+        kernels::dense_backward_masked(&x, &dy, &transposed(&dy, n_out), n_out, &w, &mut dx1, &mut g);
         let (mut w1, mut m1, mut v1) = (w.clone(), m.clone(), v.clone());
         kernels::adam_update(&mut w1, &mut m1, &mut v1, &g, adam_step());
         let (mut w2, mut m2, mut v2) = (w, m, v);
-        kernels::dense_weight_grad_adam(&x, &dy, n_out, &mut w2, &mut m2, &mut v2, adam_step());
+        let mut dx2 = vec![f32::NAN; x.len()];
+        kernels::dense_backward_masked_adam(&x, &dy, &transposed(&dy, n_out), n_out, &mut w2, &mut m2, &mut v2, adam_step(), &mut dx2);
+        prop_assert_eq!(bits(&dx1), bits(&dx2));
         prop_assert_eq!(bits(&w1), bits(&w2));
         prop_assert_eq!(bits(&m1), bits(&m2));
         prop_assert_eq!(bits(&v1), bits(&v2));
@@ -145,6 +164,14 @@ fn adam_flushes_subnormal_moments_to_zero() {
     assert_eq!(tiny - tiny * 0.1, tiny);
 }
 
+/// `dy` (`bp x n_out`) in the activation layout (`n_out x bp`).
+fn transposed(dy: &[f32], n_out: usize) -> Vec<f32> {
+    let bp = dy.len() / n_out;
+    (0..n_out * bp)
+        .map(|k| dy[(k % bp) * n_out + k / bp])
+        .collect()
+}
+
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -221,6 +248,52 @@ mod avx_vs_scalar {
         }
 
         #[test]
+        fn dense_forward_skips_zero_rows(
+            (x, w, n_out, bp) in dense_shape().prop_flat_map(|(rows, n_out, bp)| (
+                sparse_ints(rows, bp), ints(rows * n_out, -4, 4), Just(n_out), Just(bp),
+            ))
+        ) {
+            let mut want = vec![f32::NAN; n_out * bp];
+            let mut got = vec![f32::NAN; n_out * bp];
+            scalar::dense_forward(&x, &w, n_out, &mut want);
+            avx::dense_forward(&x, &w, n_out, &mut got);
+            prop_assert_eq!(want, got);
+        }
+
+        #[test]
+        fn dense_backward_masked(
+            (x, dy, n_out, w) in dense_shape().prop_flat_map(|(rows, n_out, bp)| (
+                sparse_ints(rows, bp), ints(bp * n_out, -4, 4), Just(n_out), ints(rows * n_out, -4, 4),
+            ))
+        ) {
+            let (mut want_dx, mut got_dx) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
+            let (mut want_g, mut got_g) = (vec![f32::NAN; w.len()], vec![f32::NAN; w.len()]);
+            scalar::dense_backward_masked(&x, &dy, &transposed(&dy, n_out), n_out, &w, &mut want_dx, &mut want_g);
+            avx::dense_backward_masked(&x, &dy, &transposed(&dy, n_out), n_out, &w, &mut got_dx, &mut got_g);
+            prop_assert!(want_dx.iter().zip(&x).all(|(&d, &x)| x != 0.0 || d == 0.0));
+            prop_assert_eq!(want_dx, got_dx);
+            prop_assert_eq!(want_g, got_g);
+        }
+
+        #[test]
+        fn dense_backward_masked_adam(
+            (x, dy, n_out, w, m, v) in dense_shape().prop_flat_map(|(rows, n_out, bp)| (
+                sparse_ints(rows, bp), ints(bp * n_out, -4, 4), Just(n_out),
+                ints(rows * n_out, -4, 4), ints(rows * n_out, -2, 2), ints(rows * n_out, 0, 3),
+            ))
+        ) {
+            let (mut w1, mut m1, mut v1) = (w.clone(), m.clone(), v.clone());
+            let (mut w2, mut m2, mut v2) = (w, m, v);
+            let (mut dx1, mut dx2) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
+            scalar::dense_backward_masked_adam(&x, &dy, &transposed(&dy, n_out), n_out, &mut w1, &mut m1, &mut v1, adam_step(), &mut dx1);
+            avx::dense_backward_masked_adam(&x, &dy, &transposed(&dy, n_out), n_out, &mut w2, &mut m2, &mut v2, adam_step(), &mut dx2);
+            prop_assert_eq!(dx1, dx2);
+            prop_assert_eq!(bits(&w1), bits(&w2));
+            prop_assert_eq!(bits(&m1), bits(&m2));
+            prop_assert_eq!(bits(&v1), bits(&v2));
+        }
+
+        #[test]
         fn conv_forward(
             ((first, n), bp, pixels, w, b) in (position_range(CONV_POSITIONS, 60), padded_batch())
                 .prop_flat_map(|(r, bp)| (
@@ -281,18 +354,19 @@ mod avx_vs_scalar {
         #[test]
         fn adam_update(
             (w, m, v, g) in (1usize..=70).prop_flat_map(|n| (
-                ints(n, -4, 4), ints(n, -2, 2), ints(n, 0, 3), ints(n, -4, 4),
+                prop::collection::vec(-1.0f32..1.0, n),
+                prop::collection::vec(-1e-2f32..1e-2, n),
+                prop::collection::vec(0.0f32..1e-3, n),
+                prop::collection::vec(-0.1f32..0.1, n),
             ))
         ) {
             let (mut w1, mut m1, mut v1) = (w.clone(), m.clone(), v.clone());
             let (mut w2, mut m2, mut v2) = (w, m, v);
             scalar::adam_update(&mut w1, &mut m1, &mut v1, &g, adam_step());
             avx::adam_update(&mut w2, &mut m2, &mut v2, &g, adam_step());
-            for (a, b) in [(&w1, &w2), (&m1, &m2), (&v1, &v2)] {
-                for (&a, &b) in a.iter().zip(b.iter()) {
-                    prop_assert!((a - b).abs() <= 4.0 * f32::EPSILON * a.abs().max(1e-3), "{a} vs {b}");
-                }
-            }
+            prop_assert_eq!(bits(&w1), bits(&w2));
+            prop_assert_eq!(bits(&m1), bits(&m2));
+            prop_assert_eq!(bits(&v1), bits(&v2));
         }
     }
 }

@@ -15,9 +15,10 @@ use picocnn::shape::{
     CONV_SIDE, FILTERS, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS, POOL_SIDE,
 };
 use safe_arch::{
-    add_m256, bitand_m256, bitandnot_m256, blend_varying_m256, cmp_op, cmp_op_mask_m256, div_m256,
-    fused_mul_add_m256, load_unaligned_m256, m256, max_m256, mul_m256, set_splat_m256, sqrt_m256,
-    store_unaligned_m256, sub_m256, zeroed_m256,
+    add_m256, bitand_m256, bitandnot_m256, bitor_m256, blend_varying_m256, cmp_op,
+    cmp_op_mask_m256, div_m256, fused_mul_add_m256, load_unaligned_m256, m256, max_m256,
+    move_mask_m256, mul_m256, prefetch_t0, set_splat_m256, sqrt_m256, store_unaligned_m256,
+    sub_m256, zeroed_m256,
 };
 use std::array;
 
@@ -60,6 +61,24 @@ fn splat(x: f32) -> m256 {
 #[inline(always)]
 fn fma(a: m256, b: m256, c: m256) -> m256 {
     fused_mul_add_m256(a, b, c)
+}
+
+/// Floats per cache line.
+const LINE: usize = 16;
+
+/// Asks for the cache lines of `s[at..at + len]` (clamped to `s`) to be fetched into L1.
+///
+/// The hidden layer reads its weights in short runs (one 512-byte row, then a jump to the
+/// next row that is not zero for the batch), too short for the hardware prefetcher to
+/// catch on; each kernel announces the rows it will need next.
+#[inline(always)]
+fn prefetch(s: &[f32], at: usize, len: usize) {
+    let end = (at + len).min(s.len());
+    let mut k = at;
+    while k < end {
+        prefetch_t0(&s[k]);
+        k += LINE;
+    }
 }
 
 /// Views a batch-padded buffer as vectors (its length is a multiple of [`W`]).
@@ -330,10 +349,36 @@ pub fn conv_pool_backward(
     }
 }
 
-/// Partial dense forward over one block of reduction rows.
+/// For each row of an activation (`rows x nv` vectors), whether it is non-zero somewhere
+/// in the batch.
+fn live_rows(x: &[[f32; W]], nv: usize) -> Vec<bool> {
+    let zero = zeroed_m256();
+    x.chunks_exact(nv)
+        .map(|row| {
+            let any = row.iter().fold(zero, |any, v| {
+                bitor_m256(
+                    any,
+                    cmp_op_mask_m256::<{ cmp_op!(NotEqualUnordered) }>(load(v), zero),
+                )
+            });
+            move_mask_m256(any) != 0
+        })
+        .collect()
+}
+
+/// The indices of the rows that are non-zero somewhere in the batch.
+fn nonzero_rows(x: &[[f32; W]], nv: usize) -> Vec<u32> {
+    let live = live_rows(x, nv);
+    (0..live.len() as u32)
+        .filter(|&i| live[i as usize])
+        .collect()
+}
+
+/// Partial dense forward over a block of reduction rows (those not all zero).
 struct Forward<'a> {
     x: &'a [[f32; W]],
     w: &'a [f32],
+    rows: &'a [u32],
     n_out: usize,
     nv: usize,
     y: &'a mut [[f32; W]],
@@ -345,9 +390,14 @@ impl Tile for Forward<'_> {
         let (n_out, nv) = (self.n_out, self.nv);
         let mut acc: [[m256; C]; R] =
             array::from_fn(|r| array::from_fn(|c| load(&self.y[(j0 + r) * nv + v0 + c])));
-        for (w_row, x_row) in self.w.chunks_exact(n_out).zip(self.x.chunks_exact(nv)) {
-            let a: &[f32; R] = w_row[j0..].first_chunk().expect("tile inside the row");
-            let b: &[[f32; W]; C] = x_row[v0..].first_chunk().expect("tile inside the row");
+        for &i in self.rows {
+            let i = i as usize;
+            let a: &[f32; R] = self.w[i * n_out + j0..]
+                .first_chunk()
+                .expect("tile inside the row");
+            let b: &[[f32; W]; C] = self.x[i * nv + v0..]
+                .first_chunk()
+                .expect("tile inside the row");
             fma_tile(&mut acc, *a, b.map(|v| load(&v)));
         }
         for (r, acc_r) in acc.iter().enumerate() {
@@ -361,30 +411,34 @@ impl Tile for Forward<'_> {
 /// See [`super::dense_forward`].
 pub fn dense_forward(x: &[f32], w: &[f32], n_out: usize, y: &mut [f32]) {
     let nv = y.len() / n_out / W;
+    let x = lanes(x);
     let y = lanes_mut(y);
     y.fill([0.0; W]);
-    for (x, w) in lanes(x)
-        .chunks(FORWARD_BLOCK * nv)
-        .zip(w.chunks(FORWARD_BLOCK * n_out))
-    {
-        for_each_tile(
-            &mut Forward {
-                x,
-                w,
-                n_out,
-                nv,
-                y: &mut *y,
-            },
+    let rows = nonzero_rows(x, nv);
+    let mut blocks = rows.chunks(FORWARD_BLOCK).peekable();
+    while let Some(block) = blocks.next() {
+        for &i in blocks.peek().copied().unwrap_or_default() {
+            prefetch(w, i as usize * n_out, n_out);
+        }
+        let mut op = Forward {
+            x,
+            w,
+            rows: block,
             n_out,
             nv,
-        );
+            y: &mut *y,
+        };
+        for_each_tile(&mut op, n_out, nv);
     }
 }
 
-/// Input gradient: reduction over the outputs `j`.
+/// Input gradient: reduction over the outputs `j`, for the rows listed; with a mask, lanes
+/// where the mask (the layer's input) is zero get zero.
 struct InputGrad<'a> {
     w: &'a [f32],
     dyt: &'a [[f32; W]],
+    rows: &'a [u32],
+    mask: Option<&'a [[f32; W]]>,
     n_out: usize,
     nv: usize,
     dxt: &'a mut [[f32; W]],
@@ -392,17 +446,32 @@ struct InputGrad<'a> {
 
 impl Tile for InputGrad<'_> {
     #[inline(always)]
-    fn tile<const R: usize, const C: usize>(&mut self, i0: usize, v0: usize) {
+    fn tile<const R: usize, const C: usize>(&mut self, r0: usize, v0: usize) {
         let (n_out, nv) = (self.n_out, self.nv);
-        let w_rows: [&[f32]; R] = array::from_fn(|r| &self.w[(i0 + r) * n_out..][..n_out]);
+        let rows: [usize; R] = array::from_fn(|r| self.rows[r0 + r] as usize);
+        if v0 == 0 {
+            for &i in self.rows.get(r0 + R..r0 + 2 * R).unwrap_or_default() {
+                prefetch(self.w, i as usize * n_out, n_out);
+            }
+        }
+        let w_rows: [&[f32]; R] = rows.map(|i| &self.w[i * n_out..][..n_out]);
         let mut acc = [[zeroed_m256(); C]; R];
         for (j, dy_row) in (0..n_out).zip(self.dyt.chunks_exact(nv)) {
             let b: &[[f32; W]; C] = dy_row[v0..].first_chunk().expect("tile inside the row");
             fma_tile(&mut acc, w_rows.map(|row| row[j]), b.map(|v| load(&v)));
         }
-        for (r, acc_r) in acc.iter().enumerate() {
+        let zero = zeroed_m256();
+        for (&i, acc_r) in rows.iter().zip(&acc) {
             for (c, &acc_rc) in acc_r.iter().enumerate() {
-                store(&mut self.dxt[(i0 + r) * nv + v0 + c], acc_rc);
+                let at = i * nv + v0 + c;
+                let value = match self.mask {
+                    Some(x) => bitand_m256(
+                        acc_rc,
+                        cmp_op_mask_m256::<{ cmp_op!(NotEqualUnordered) }>(load(&x[at]), zero),
+                    ),
+                    None => acc_rc,
+                };
+                store(&mut self.dxt[at], value);
             }
         }
     }
@@ -411,31 +480,69 @@ impl Tile for InputGrad<'_> {
 /// See [`super::dense_input_grad`].
 pub fn dense_input_grad(w: &[f32], dyt: &[f32], n_out: usize, dxt: &mut [f32]) {
     let nv = dyt.len() / n_out / W;
-    let rows = w.len() / n_out;
+    let rows: Vec<u32> = (0..(w.len() / n_out) as u32).collect();
+    let (dyt, dxt) = (lanes(dyt), lanes_mut(dxt));
     for_each_tile(
         &mut InputGrad {
             w,
-            dyt: lanes(dyt),
+            dyt,
+            rows: &rows,
+            mask: None,
             n_out,
             nv,
-            dxt: lanes_mut(dxt),
+            dxt,
         },
-        rows,
+        rows.len(),
         nv,
     );
 }
 
-/// Weight gradient tile: reduction over the batch; `R` input rows by `C` vectors of outputs.
+/// The masked input gradient of [`super::dense_backward_sparse`]: dense tiles over the rows
+/// of `x` that are not all zero, masked to the lanes where `x` is non-zero.
+fn input_grad_masked(
+    x: &[f32],
+    rows: &[u32],
+    dyt: &[f32],
+    n_out: usize,
+    w: &[f32],
+    dx: &mut [f32],
+) {
+    let nv = dyt.len() / n_out / W;
+    let mask = Some(lanes(x));
+    // The tiles write every lane of the listed rows; the others are zero.
+    let mut next = 0;
+    for &i in rows
+        .iter()
+        .chain(std::iter::once(&((dx.len() / (nv * W)) as u32)))
+    {
+        dx[next * nv * W..i as usize * nv * W].fill(0.0);
+        next = i as usize + 1;
+    }
+    let (dyt, dxt) = (lanes(dyt), lanes_mut(dx));
+    let mut op = InputGrad {
+        w,
+        dyt,
+        rows,
+        mask,
+        n_out,
+        nv,
+        dxt,
+    };
+    for_each_tile(&mut op, rows.len(), nv);
+}
+
+/// Weight gradient tile: reduction over the batch; input rows `rows` by `C` vectors of
+/// outputs starting at vector `jv0`.
 #[inline(always)]
 fn weight_grad_tile<const R: usize, const C: usize>(
     x: &[f32],
     dy: &[f32],
-    bp: usize,
     n_out: usize,
-    i0: usize,
+    rows: [usize; R],
     jv0: usize,
 ) -> [[m256; C]; R] {
-    let x_rows: [&[f32]; R] = array::from_fn(|r| &x[(i0 + r) * bp..][..bp]);
+    let bp = dy.len() / n_out;
+    let x_rows: [&[f32]; R] = rows.map(|i| &x[i * bp..][..bp]);
     let mut acc = [[zeroed_m256(); C]; R];
     for (b, dy_row) in (0..bp).zip(dy.chunks_exact(n_out)) {
         fma_tile(
@@ -460,20 +567,22 @@ fn weight_grad_tail(x: &[f32], dy: &[f32], bp: usize, n_out: usize, i: usize) ->
     g
 }
 
+/// Weight gradient tiles over the rows listed (the others' gradient is zero).
 struct WeightGrad<'a> {
     x: &'a [f32],
     dy: &'a [f32],
-    bp: usize,
+    rows: &'a [u32],
     n_out: usize,
     g: &'a mut [f32],
 }
 
 impl Tile for WeightGrad<'_> {
     #[inline(always)]
-    fn tile<const R: usize, const C: usize>(&mut self, i0: usize, jv0: usize) {
-        let acc = weight_grad_tile::<R, C>(self.x, self.dy, self.bp, self.n_out, i0, jv0);
-        for (r, acc_r) in acc.iter().enumerate() {
-            let at = (i0 + r) * self.n_out + jv0 * W;
+    fn tile<const R: usize, const C: usize>(&mut self, r0: usize, jv0: usize) {
+        let rows: [usize; R] = array::from_fn(|r| self.rows[r0 + r] as usize);
+        let acc = weight_grad_tile::<R, C>(self.x, self.dy, self.n_out, rows, jv0);
+        for (&i, acc_r) in rows.iter().zip(&acc) {
+            let at = i * self.n_out + jv0 * W;
             for (g, &acc_rc) in self.g[at..at + C * W]
                 .as_chunks_mut::<W>()
                 .0
@@ -489,23 +598,25 @@ impl Tile for WeightGrad<'_> {
 /// See [`super::dense_weight_grad`].
 pub fn dense_weight_grad(x: &[f32], dy: &[f32], n_out: usize, g: &mut [f32]) {
     let bp = dy.len() / n_out;
-    let rows = x.len() / bp;
+    let rows = nonzero_rows(lanes(x), bp / W);
+    g.fill(0.0);
     for_each_tile(
         &mut WeightGrad {
             x,
             dy,
-            bp,
+            rows: &rows,
             n_out,
             g: &mut *g,
         },
-        rows,
+        rows.len(),
         n_out / W,
     );
     let first = n_out / W * W;
     if first < n_out {
-        for (i, g_row) in g.chunks_exact_mut(n_out).enumerate() {
+        for &i in &rows {
+            let i = i as usize;
             let tail = weight_grad_tail(x, dy, bp, n_out, i);
-            g_row[first..].copy_from_slice(&tail[..n_out - first]);
+            g[i * n_out + first..(i + 1) * n_out].copy_from_slice(&tail[..n_out - first]);
         }
     }
 }
@@ -555,9 +666,17 @@ impl AdamVec {
     /// One Adam step on eight parameters in place.
     #[inline(always)]
     fn apply(self, w: &mut [f32; W], m: &mut [f32; W], v: &mut [f32; W], g: m256) {
-        let m_new = self.flush(fma(sub_m256(g, load(m)), self.one_minus_beta1, load(m)));
+        // Separate multiply and add (no FMA), rounding exactly as the scalar kernel does:
+        // this pass is bound by memory, not arithmetic.
+        let m_new = self.flush(add_m256(
+            load(m),
+            mul_m256(sub_m256(g, load(m)), self.one_minus_beta1),
+        ));
         let g2_minus_v = sub_m256(mul_m256(g, g), load(v));
-        let v_new = self.flush(fma(g2_minus_v, self.one_minus_beta2, load(v)));
+        let v_new = self.flush(add_m256(
+            load(v),
+            mul_m256(g2_minus_v, self.one_minus_beta2),
+        ));
         let m_kept = self.zero_below(m_new, self.numerator_floor);
         let denominator = add_m256(sqrt_m256(v_new), self.epsilon);
         let update = div_m256(mul_m256(m_kept, self.alpha), denominator);
@@ -581,23 +700,63 @@ impl AdamVec {
     }
 }
 
+/// Weight gradient tiles over the rows listed, applied by Adam as soon as they are
+/// complete; the rows in between (zero gradient) get their Adam step on the way, so the
+/// weights and moments are visited once, in order.
 struct WeightGradAdam<'a> {
     x: &'a [f32],
     dy: &'a [f32],
-    bp: usize,
+    rows: &'a [u32],
     n_out: usize,
     w: &'a mut [f32],
     m: &'a mut [f32],
     v: &'a mut [f32],
     adam: AdamVec,
+    /// First row not yet updated.
+    next: usize,
+}
+
+impl WeightGradAdam<'_> {
+    /// Adam steps with a zero gradient for rows `self.next..end`.
+    fn zero_gradient_until(&mut self, end: usize) {
+        if end > self.next {
+            let span = self.next * self.n_out..end * self.n_out;
+            let w = self.w[span.clone()].as_chunks_mut::<W>();
+            let m = self.m[span.clone()].as_chunks_mut::<W>();
+            let v = self.v[span].as_chunks_mut::<W>();
+            let zero = zeroed_m256();
+            for ((w, m), v) in w.0.iter_mut().zip(m.0.iter_mut()).zip(v.0.iter_mut()) {
+                self.adam.apply(w, m, v, zero);
+            }
+            if !w.1.is_empty() {
+                self.adam.apply_partial(w.1, m.1, v.1, [0.0; W]);
+            }
+            self.next = end;
+        }
+    }
 }
 
 impl Tile for WeightGradAdam<'_> {
     #[inline(always)]
-    fn tile<const R: usize, const C: usize>(&mut self, i0: usize, jv0: usize) {
-        let acc = weight_grad_tile::<R, C>(self.x, self.dy, self.bp, self.n_out, i0, jv0);
-        for (r, acc_r) in acc.iter().enumerate() {
-            let at = (i0 + r) * self.n_out + jv0 * W;
+    fn tile<const R: usize, const C: usize>(&mut self, r0: usize, jv0: usize) {
+        let rows: [usize; R] = array::from_fn(|r| self.rows[r0 + r] as usize);
+        if jv0 == 0 {
+            let n_out = self.n_out;
+            for &i in self.rows.get(r0 + R..r0 + 2 * R).unwrap_or_default() {
+                let at = i as usize * n_out;
+                prefetch(self.w, at, n_out);
+                prefetch(self.m, at, n_out);
+                prefetch(self.v, at, n_out);
+            }
+            // The dead rows before and between this tile's rows.
+            for &i in &rows {
+                self.zero_gradient_until(i);
+                self.next = i + 1;
+            }
+        }
+        let acc = weight_grad_tile::<R, C>(self.x, self.dy, self.n_out, rows, jv0);
+        for (&i, acc_r) in rows.iter().zip(&acc) {
+            let at = i * self.n_out + jv0 * W;
             let w = self.w[at..at + C * W].as_chunks_mut::<W>().0;
             let m = self.m[at..at + C * W].as_chunks_mut::<W>().0;
             let v = self.v[at..at + C * W].as_chunks_mut::<W>().0;
@@ -608,49 +767,59 @@ impl Tile for WeightGradAdam<'_> {
     }
 }
 
-/// See [`super::dense_weight_grad_adam`].
-pub fn dense_weight_grad_adam(
+/// See [`super::dense_backward_masked`].
+pub fn dense_backward_masked(
     x: &[f32],
     dy: &[f32],
+    dyt: &[f32],
+    n_out: usize,
+    w: &[f32],
+    dx: &mut [f32],
+    g: &mut [f32],
+) {
+    let rows = nonzero_rows(lanes(x), dy.len() / n_out / W);
+    input_grad_masked(x, &rows, dyt, n_out, w, dx);
+    dense_weight_grad(x, dy, n_out, g);
+}
+
+/// See [`super::dense_backward_masked_adam`].
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward_masked_adam(
+    x: &[f32],
+    dy: &[f32],
+    dyt: &[f32],
     n_out: usize,
     w: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],
     step: AdamStep,
+    dx: &mut [f32],
 ) {
     let bp = dy.len() / n_out;
-    let rows = x.len() / bp;
-    let adam = AdamVec::new(step);
-    for_each_tile(
-        &mut WeightGradAdam {
-            x,
-            dy,
-            bp,
-            n_out,
-            w: &mut *w,
-            m: &mut *m,
-            v: &mut *v,
-            adam,
-        },
-        rows,
-        n_out / W,
-    );
+    let rows = nonzero_rows(lanes(x), bp / W);
+    // The input gradient reads the weights before this step's update.
+    input_grad_masked(x, &rows, dyt, n_out, w, dx);
     let first = n_out / W * W;
     if first < n_out {
-        let rows = w
-            .chunks_exact_mut(n_out)
-            .zip(m.chunks_exact_mut(n_out))
-            .zip(v.chunks_exact_mut(n_out));
-        for (i, ((w_row, m_row), v_row)) in rows.enumerate() {
-            let tail = weight_grad_tail(x, dy, bp, n_out, i);
-            adam.apply_partial(
-                &mut w_row[first..],
-                &mut m_row[first..],
-                &mut v_row[first..],
-                tail,
-            );
-        }
+        // Rows with a column tail: the plain kernel and Adam, which the fused path equals.
+        let mut g = vec![0.0; w.len()];
+        dense_weight_grad(x, dy, n_out, &mut g);
+        return adam_update(w, m, v, &g, step);
     }
+    let all = w.len() / n_out;
+    let mut op = WeightGradAdam {
+        x,
+        dy,
+        rows: &rows,
+        n_out,
+        w,
+        m,
+        v,
+        adam: AdamVec::new(step),
+        next: 0,
+    };
+    for_each_tile(&mut op, rows.len(), n_out / W);
+    op.zero_gradient_until(all);
 }
 
 /// See [`super::adam_update`].

