@@ -323,3 +323,19 @@ fn cut_refuses_an_index_past_the_end() {
     ]);
     assert_one_line_error(&out, &["mnist", "10000 images", "index 10000"]);
 }
+
+#[test]
+fn summary_of_a_weights_file_gives_the_variants_totals() {
+    let out = firmware_sim(&["summary", "--weights", path(pool_model())]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let total = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("Total "))
+        .unwrap_or_else(|| panic!("no Total line in:\n{stdout}"));
+    assert!(
+        total.contains("693,962") && total.contains("888,192"),
+        "{total}"
+    );
+    assert!(stdout.contains("variant B"), "{stdout}");
+}

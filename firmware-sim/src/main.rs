@@ -90,6 +90,13 @@ enum Command {
         #[arg(long)]
         labels: Option<PathBuf>,
     },
+    /// Keras-like table of a weights file's network: per layer output shape, parameters,
+    /// MACs, int8 bytes and activation RAM, with totals (as `trainer summary`).
+    Summary {
+        /// The int8 model.
+        #[arg(long, default_value = "weights.bin")]
+        weights: PathBuf,
+    },
     /// Describe a weights file: variant, dataset, sizes, MACs, scratch RAM (`key: value` lines).
     Info {
         /// The int8 model.
@@ -187,6 +194,7 @@ fn main() -> ExitCode {
             &out,
             labels.as_deref(),
         ),
+        Command::Summary { weights } => summary(&weights),
         Command::Info { weights } => info(&weights),
     };
     match outcome {
@@ -341,6 +349,20 @@ fn cut(
             dataset.name()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(weights: &Path) -> Result<ExitCode> {
+    let weights = Weights::read(weights)?;
+    let model = weights.model(None)?;
+    let mut table = trainer::report::summary(model.variant());
+    table.file_bytes = Some(model.file_bytes());
+    println!(
+        "{}: {} model",
+        weights.path().display(),
+        model.dataset().name()
+    );
+    print!("{table}");
     Ok(ExitCode::SUCCESS)
 }
 
