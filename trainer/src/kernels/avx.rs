@@ -2,13 +2,15 @@
 //!
 //! Each function computes what its namesake in [`super::scalar`] computes (the property
 //! tests in `tests/kernels.rs` hold them to it, exactly, on integer-valued inputs); only
-//! the rounding differs, because products are fused into their sums.
+//! the rounding differs, because products are fused into their sums. Adam is the
+//! exception: it rounds step by step like the scalar kernel and agrees with it bit for bit.
 //!
-//! The three dense kernels are one shape of computation: a register tile of up to 3 rows
-//! by 4 vectors (12 accumulators, 3 broadcasts, one streaming load: all 16 ymm registers)
+//! The dense kernels are one shape of computation: a register tile of up to 3 rows by 4
+//! vectors (12 accumulators, 3 broadcasts, one streaming load: all 16 ymm registers)
 //! accumulates `a[k][r] * b[k][c]` over a reduction index `k`. Only where `a` and `b`
 //! come from differs, so each kernel is a [`Tile`] implementation and [`for_each_tile`]
-//! walks the output in such tiles.
+//! walks the output in such tiles. Input rows that are zero for the whole batch are left
+//! out of the tiles (listed once by `nonzero_rows`), which changes no bit of any sum.
 
 use super::AdamStep;
 use picocnn::shape::{
