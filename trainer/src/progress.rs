@@ -7,7 +7,8 @@
 use crate::history::EpochRecord;
 use crate::network::Tally;
 use crate::train::Observer;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use std::fmt;
 use std::io::IsTerminal;
 
 /// Prints training progress to the console.
@@ -46,9 +47,12 @@ impl Observer for Console {
         }
         let bar = ProgressBar::with_draw_target(Some(images as u64), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
-            "Epoch {prefix} [{bar:30}] {human_pos}/{human_len} {per_sec:>11} ETA {eta:>3} {msg}",
+            "Epoch {prefix} [{bar:30}] {human_pos}/{human_len} {rate} ETA {eta:>3} {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |state: &ProgressState, w: &mut dyn fmt::Write| {
+            let _ = write!(w, "{:>6.0} img/s", state.per_sec());
+        })
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(format!("{epoch}/{epochs}"));
