@@ -112,8 +112,9 @@ pub struct TrainArgs {
     /// Passes over the training images.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub epochs: u32,
-    /// Images per Adam step (the loss is averaged over the batch, as in Keras).
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=60000))]
+    /// Images per Adam step, at most 4096 (the loss is averaged over the batch, as in
+    /// Keras; activation memory grows with it, about 180 KB per image for variant A).
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch: u32,
     /// Seed of the weight initialization and the per-epoch shuffling; equal seeds, data and
     /// settings give bit-identical weights, whatever the thread count.
