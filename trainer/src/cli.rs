@@ -13,7 +13,7 @@ use crate::history::History;
 use crate::kernels;
 use crate::network;
 use crate::params::{Checkpoint, Params};
-use crate::progress::Console;
+use crate::progress::{Console, say};
 use crate::train::{self, TrainConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use picocnn::{Dataset, Variant};
@@ -226,7 +226,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     let data = dataset::load(&dir, which)?;
     let mut train_split = data.train;
     let validation = train_split.split_off_validation(VALIDATION_SPLIT)?;
-    println!(
+    say(format_args!(
         "Variant {} on {}: {} training / {} validation / {} test images; batch {}, {} epochs, \
          seed {}, {} threads, {} kernels",
         variant_name(variant),
@@ -239,19 +239,19 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         config.seed,
         threads,
         kernels::IMPLEMENTATION,
-    );
+    ));
 
     let pool = train::thread_pool(threads)?;
     let mut console = Console::new();
     let (params, epochs) =
         pool.install(|| train::train(&config, &train_split, &validation, &mut console))?;
     let test = pool.install(|| network::evaluate(&params, &data.test.images, &data.test.labels));
-    println!(
+    say(format_args!(
         "Test accuracy {:.2} % (loss {:.4}) on {} images",
         100.0 * test.accuracy(),
         test.mean_loss(),
         test.count
-    );
+    ));
 
     let checkpoint = Checkpoint {
         dataset: which,
@@ -275,12 +275,12 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     let json = serde_json::to_vec_pretty(&history)
         .map_err(|e| Error::InvalidArgument(format!("cannot encode the history: {e}")))?;
     crate::atomic::write_atomic(&history_path, &json).map_err(|e| Error::io(&history_path, e))?;
-    println!(
+    say(format_args!(
         "Wrote {}, {} and {}",
         args.out.display(),
         ckpt_path.display(),
         history_path.display()
-    );
+    ));
     Ok(())
 }
 
@@ -294,7 +294,7 @@ fn write_model(
     test: &Split,
 ) -> Result<Option<f64>> {
     let report = export::export(checkpoint, calibration, test, out)?;
-    println!("{report}");
+    say(format_args!("{report}"));
     Ok(Some(report.int8_accuracy))
 }
 
@@ -304,7 +304,7 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
     let test = dataset::load_part(&dir, checkpoint.dataset, dataset::Part::Test)?;
     let params: &Params = &checkpoint.params;
     let tally = network::evaluate(params, &test.images, &test.labels);
-    println!(
+    say(format_args!(
         "{}: variant {} on {}: test accuracy {:.2} % (loss {:.4}) on {} images",
         args.checkpoint.display(),
         variant_name(params.variant),
@@ -312,6 +312,6 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
         100.0 * tally.accuracy(),
         tally.mean_loss(),
         tally.count
-    );
+    ));
     Ok(())
 }

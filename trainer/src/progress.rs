@@ -10,6 +10,13 @@ use crate::train::Observer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::fmt;
 use std::io::IsTerminal;
+use std::io::Write as _;
+
+/// Writes one line to stdout. A closed or full stdout (`trainer | head`) must not stop a
+/// training run or lose its files, so write errors are ignored (`println!` would panic).
+pub fn say(line: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
 
 /// Prints training progress to the console.
 #[derive(Debug)]
@@ -80,7 +87,7 @@ impl Observer for Console {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        println!(
+        say(format_args!(
             "Epoch {}/{}: {:.1} s ({:.0} img/s) - loss {:.4} - accuracy {:.4} - val_loss {:.4} - val_accuracy {:.4}",
             r.epoch,
             self.epochs,
@@ -90,6 +97,6 @@ impl Observer for Console {
             r.train_accuracy,
             r.val_loss,
             r.val_accuracy,
-        );
+        ));
     }
 }
