@@ -14,10 +14,13 @@ use crate::kernels;
 use crate::network;
 use crate::params::{Checkpoint, Params};
 use crate::progress::{Console, say};
-use crate::train::{self, TrainConfig};
+use crate::resume;
+use crate::train::{self, Outcome, Start, TrainConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use picocnn::{Dataset, Variant};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Fraction of the training set held out for validation (Keras's `validation_split=0.1`).
 const VALIDATION_SPLIT: f64 = 0.1;
@@ -127,6 +130,11 @@ pub struct TrainArgs {
     /// (`.history.json`) are written next to it with the same stem.
     #[arg(long, value_name = "FILE", default_value = "weights.bin")]
     pub out: PathBuf,
+    /// Continue a run that Ctrl-C interrupted, from the state it saved (`OUT` with
+    /// extension `.resume`); give the same options as the interrupted run. The result is
+    /// bit for bit what the run would have reached without stopping.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
 }
 
 /// Options of `trainer evaluate`.
@@ -226,6 +234,8 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     let data = dataset::load(&dir, which)?;
     let mut train_split = data.train;
     let validation = train_split.split_off_validation(VALIDATION_SPLIT)?;
+    // From here on, Ctrl-C stops training cleanly instead of ending the process.
+    let interrupt = Interrupt::install();
     say(format_args!(
         "Variant {} on {}: {} training / {} validation / {} test images; batch {}, {} epochs, \
          seed {}, {} threads, {} kernels",
@@ -241,10 +251,53 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         kernels::IMPLEMENTATION,
     ));
 
+    let start = match &args.resume {
+        Some(path) => {
+            let state = resume::read(path)?;
+            if let Some(reason) = state.mismatch(&config, &train_split) {
+                return Err(Error::ResumeFile {
+                    path: path.clone(),
+                    reason,
+                });
+            }
+            say(format_args!(
+                "Resuming from {}: epoch {}, batch {}",
+                path.display(),
+                state.epoch,
+                state.batches_done
+            ));
+            Start::Resume(Box::new(state))
+        }
+        None => Start::Fresh(train::init_params(variant, config.seed)),
+    };
+
     let pool = train::thread_pool(threads)?;
     let mut console = Console::new();
-    let (params, epochs) =
-        pool.install(|| train::train(&config, &train_split, &validation, &mut console))?;
+    let outcome = pool.install(|| {
+        train::train_resumable(
+            start,
+            &config,
+            &train_split,
+            &validation,
+            &mut console,
+            &interrupt.stop,
+        )
+    })?;
+    let (params, epochs) = match outcome {
+        Outcome::Finished(params, epochs) => {
+            interrupt.writing.store(true, Ordering::SeqCst);
+            (params, epochs)
+        }
+        Outcome::Interrupted(state) => {
+            let path = sibling(&args.out, "resume");
+            resume::write(&path, &state)?;
+            return Err(Error::Interrupted {
+                path,
+                epoch: state.epoch,
+                batch: state.batches_done,
+            });
+        }
+    };
     let test = pool.install(|| network::evaluate(&params, &data.test.images, &data.test.labels));
     say(format_args!(
         "Test accuracy {:.2} % (loss {:.4}) on {} images",
@@ -281,7 +334,48 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         ckpt_path.display(),
         history_path.display()
     ));
+    // The run it held is complete now; a stale one would only invite a second resume.
+    if let Some(path) = &args.resume
+        && *path == sibling(&args.out, "resume")
+    {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(())
+}
+
+/// What Ctrl-C (SIGINT) does during `trainer`'s run. While training, the first press sets
+/// `stop`: the batch in progress is finished, the state saved and the process exits with
+/// 130. While the trained model is evaluated and written (`writing`, a few seconds), the
+/// first press only says that the files are being finished, so that they stay one set. A
+/// second press ends the process at once, also with 130; every output is written
+/// atomically, so even then no file is left half-written.
+struct Interrupt {
+    /// Set by the first Ctrl-C; training checks it before every batch.
+    stop: Arc<AtomicBool>,
+    /// Set once training is over and the outputs are being written.
+    writing: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    fn install() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writing = Arc::new(AtomicBool::new(false));
+        let (seen, late) = (Arc::clone(&stop), Arc::clone(&writing));
+        // If a handler cannot be installed, Ctrl-C keeps its default: ending the process.
+        let _ = ctrlc::set_handler(move || {
+            if seen.swap(true, Ordering::SeqCst) {
+                eprintln!("interrupted again: stopped at once, nothing more saved");
+                std::process::exit(130);
+            }
+            if late.load(Ordering::SeqCst) {
+                eprintln!(
+                    "Ctrl-C: training is done, finishing the model files (a few seconds); \
+                     press it again to stop at once"
+                );
+            }
+        });
+        Self { stop, writing }
+    }
 }
 
 /// Writes the model file `out` from the trained checkpoint and returns its test accuracy:

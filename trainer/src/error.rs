@@ -174,6 +174,45 @@ pub enum Error {
         reason: String,
     },
 
+    /// Training produced a loss or weights that are not finite numbers.
+    #[error(
+        "training diverged at epoch {epoch}, batch {batch}: the {what} is not finite \
+         (NaN or infinity); try a smaller learning rate"
+    )]
+    TrainingDiverged {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Batch within the epoch, from 1.
+        batch: usize,
+        /// `loss` or `weights`.
+        what: &'static str,
+    },
+
+    /// Training was interrupted (Ctrl-C) after saving its state; not a failure of the data.
+    #[error(
+        "interrupted at epoch {epoch}, batch {batch}: progress saved to {}; continue with the \
+         same options and --resume {}",
+        path.display(),
+        path.display()
+    )]
+    Interrupted {
+        /// The resume file written.
+        path: PathBuf,
+        /// Epoch in progress, from 1.
+        epoch: usize,
+        /// Batches of it done.
+        batch: usize,
+    },
+
+    /// A resume file is malformed, or does not fit the run it should continue.
+    #[error("{}: cannot resume from it: {reason}", path.display())]
+    ResumeFile {
+        /// The resume file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The command line or a library call got an argument it cannot use.
     #[error("{0}")]
     InvalidArgument(String),

@@ -16,4 +16,5 @@ pub mod progress;
 pub mod quantize;
 pub mod reference;
 pub mod report;
+pub mod resume;
 pub mod train;

@@ -4,10 +4,13 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use std::process::ExitCode;
 use trainer::cli::{self, Cli};
+use trainer::error::Error;
 use trainer::kernels;
 
 /// Exit status for bad arguments, bad data and an unsupported CPU.
 const EXIT_USAGE: u8 = 2;
+/// Exit status after Ctrl-C (128 + SIGINT), once the training state is saved.
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// Whether this CPU can run this build's kernels: always for a portable build; for an
 /// AVX2 build, when CPUID reports AVX2, FMA and an OS that saves vector state (OSXSAVE).
@@ -67,6 +70,11 @@ fn main() -> ExitCode {
     };
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // Ctrl-C: the usual status of a process ended by SIGINT, and the one-line hint.
+        Err(e @ Error::Interrupted { .. }) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_USAGE)

@@ -9,9 +9,11 @@
 use crate::kernels::{self, AdamStep};
 use crate::params::Params;
 use picocnn::Variant;
+use serde::{Deserialize, Serialize};
 
 /// Adam's hyper-parameters and state: first and second moments shaped like the parameters.
-#[derive(Debug, Clone)]
+/// Serializable, so that an interrupted run can resume with the exact same state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Adam {
     /// Step size.
     pub learning_rate: f32,

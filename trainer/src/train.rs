@@ -17,6 +17,8 @@ use picocnn::shape::{CLASSES, FILTERS, HIDDEN, IMAGE_PIXELS, KERNEL_TAPS};
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// ChaCha stream numbers, so initialization and shuffling never share random numbers.
@@ -133,14 +135,142 @@ pub fn train(
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] if the training split is empty, the batch size is 0, or
-/// `params` is not shaped for `config.variant`.
+/// `params` is not shaped for `config.variant`; [`Error::TrainingDiverged`] if the loss or
+/// the weights stop being finite.
 pub fn train_from(
-    mut params: Params,
+    params: Params,
     config: &TrainConfig,
     train: &Split,
     validation: &Split,
     observer: &mut dyn Observer,
 ) -> Result<(Params, Vec<EpochRecord>)> {
+    let never = AtomicBool::new(false);
+    match train_resumable(
+        Start::Fresh(params),
+        config,
+        train,
+        validation,
+        observer,
+        &never,
+    )? {
+        Outcome::Finished(params, records) => Ok((params, records)),
+        Outcome::Interrupted(_) => Err(Error::InvalidArgument(
+            "training stopped without being asked to".into(),
+        )),
+    }
+}
+
+/// Where a run starts: fresh parameters, or the saved state of an interrupted run.
+#[derive(Debug)]
+pub enum Start {
+    /// Initial parameters (e.g. [`init_params`]).
+    Fresh(Params),
+    /// An interrupted run's state ([`TrainState`]), continued exactly where it stopped.
+    Resume(Box<TrainState>),
+}
+
+/// How [`train_resumable`] ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// All epochs done: the trained parameters and one record per epoch.
+    Finished(Params, Vec<EpochRecord>),
+    /// Stopped between two batches because the stop flag was set; resume from the state.
+    Interrupted(Box<TrainState>),
+}
+
+/// Everything an interrupted run needs to continue bit for bit as if it had never
+/// stopped: the settings it must be continued with, the position (epoch and batch), the
+/// parameters, Adam's moments and step count, and the partial epoch's tally. The shuffle
+/// order is not stored: it is replayed from the seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Seed of initialization and shuffling.
+    pub seed: u64,
+    /// Images per batch.
+    pub batch: usize,
+    /// Adam's step size.
+    pub learning_rate: f32,
+    /// Training images, a check that the run continues on the same split.
+    pub train_images: usize,
+    /// CRC32 of the training labels, the same check.
+    pub train_labels_crc: u32,
+    /// Epoch in progress, from 1.
+    pub epoch: usize,
+    /// Batches of that epoch already trained.
+    pub batches_done: usize,
+    /// The epoch's loss sum so far.
+    pub tally_loss: f64,
+    /// The epoch's correct predictions so far.
+    pub tally_correct: usize,
+    /// The epoch's images so far.
+    pub tally_count: usize,
+    /// The epoch's training time so far, in seconds.
+    pub seconds: f64,
+    /// Records of the finished epochs.
+    pub records: Vec<EpochRecord>,
+    /// The parameters after the last finished batch.
+    pub params: Params,
+    /// The optimizer's moments and step count.
+    pub adam: Adam,
+}
+
+impl TrainState {
+    /// Why this state cannot continue a run with `config` on `train`, if it cannot.
+    pub fn mismatch(&self, config: &TrainConfig, train: &Split) -> Option<String> {
+        if self.params.variant != config.variant {
+            return Some(format!(
+                "it was saved by a run of variant {:?}, not {:?} (--pooling must match)",
+                self.params.variant, config.variant
+            ));
+        }
+        if self.seed != config.seed || self.batch != config.batch {
+            return Some(format!(
+                "it was saved by a run with --seed {} --batch {}, not --seed {} --batch {}",
+                self.seed, self.batch, config.seed, config.batch
+            ));
+        }
+        if self.learning_rate.to_bits() != config.learning_rate.to_bits() {
+            return Some(format!(
+                "it was saved by a run with learning rate {}, not {}",
+                self.learning_rate, config.learning_rate
+            ));
+        }
+        if self.train_images != train.len() || self.train_labels_crc != labels_crc(train) {
+            return Some("it was saved by a run on other training data".into());
+        }
+        if self.epoch > config.epochs {
+            return Some(format!(
+                "it stopped in epoch {}, past the {} epochs asked for",
+                self.epoch, config.epochs
+            ));
+        }
+        if !self.params.has_valid_shapes() {
+            return Some("its parameters do not have the variant's shapes".into());
+        }
+        None
+    }
+}
+
+fn labels_crc(train: &Split) -> u32 {
+    picocnn::format::crc32(&train.labels)
+}
+
+/// [`train_from`] that can stop and resume: `stop` is checked before every batch; once it
+/// is set, the batch in progress is finished and the run returns
+/// [`Outcome::Interrupted`] with a state that [`Start::Resume`] continues to bit-identical
+/// weights (same data, settings and thread count as [`train_from`] promises).
+///
+/// # Errors
+/// As [`train_from`], plus [`Error::InvalidArgument`] for a resume state that does not
+/// fit `config` and `train` (see [`TrainState::mismatch`]).
+pub fn train_resumable(
+    start: Start,
+    config: &TrainConfig,
+    train: &Split,
+    validation: &Split,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+) -> Result<Outcome> {
     if train.is_empty() {
         return Err(Error::InvalidArgument("no training images".into()));
     }
@@ -149,37 +279,101 @@ pub fn train_from(
             "batch size must be at least 1".into(),
         ));
     }
-    if params.variant != config.variant || !params.has_valid_shapes() {
-        return Err(Error::InvalidArgument(
-            "initial parameters do not fit the variant".into(),
-        ));
-    }
+    let (mut params, mut adam, mut records, resume_at) = match start {
+        Start::Fresh(params) => {
+            if params.variant != config.variant || !params.has_valid_shapes() {
+                return Err(Error::InvalidArgument(
+                    "initial parameters do not fit the variant".into(),
+                ));
+            }
+            let adam = Adam::new(config.variant, config.learning_rate);
+            (params, adam, Vec::with_capacity(config.epochs), None)
+        }
+        Start::Resume(state) => {
+            if let Some(reason) = state.mismatch(config, train) {
+                return Err(Error::InvalidArgument(format!("cannot resume: {reason}")));
+            }
+            let tally = Tally {
+                loss: state.tally_loss,
+                correct: state.tally_correct,
+                count: state.tally_count,
+            };
+            let at = (state.epoch, state.batches_done, tally, state.seconds);
+            (state.params, state.adam, state.records, Some(at))
+        }
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     rng.set_stream(SHUFFLE_STREAM);
-    let mut adam = Adam::new(config.variant, config.learning_rate);
     let mut net = Network::new(config.variant, config.batch);
     let images = train.image_arrays();
     let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut records = Vec::with_capacity(config.epochs);
     let mut batch_images: Vec<&[u8; IMAGE_PIXELS]> = Vec::with_capacity(config.batch);
     let mut batch_labels: Vec<u8> = Vec::with_capacity(config.batch);
+    let first_epoch = resume_at.map_or(1, |(epoch, ..)| epoch);
 
     for epoch in 1..=config.epochs {
+        // Every epoch's shuffle is drawn, the skipped ones too, so a resumed run sees the
+        // same orders as one that never stopped.
         order.shuffle(&mut rng);
+        if epoch < first_epoch {
+            continue;
+        }
+        let (skip, mut tally, seconds_before) = match resume_at {
+            Some((at, skip, tally, seconds)) if at == epoch => (skip, tally, seconds),
+            _ => (0, Tally::default(), 0.0),
+        };
         observer.epoch_started(epoch, config.epochs, order.len());
         let start = Instant::now();
-        let mut tally = Tally::default();
-        for batch in order.chunks(config.batch) {
+        let batches = order.chunks(config.batch).enumerate().skip(skip);
+        for (index, batch) in batches {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(Outcome::Interrupted(Box::new(TrainState {
+                    seed: config.seed,
+                    batch: config.batch,
+                    learning_rate: config.learning_rate,
+                    train_images: train.len(),
+                    train_labels_crc: labels_crc(train),
+                    epoch,
+                    batches_done: index,
+                    tally_loss: tally.loss,
+                    tally_correct: tally.correct,
+                    tally_count: tally.count,
+                    seconds: seconds_before + start.elapsed().as_secs_f64(),
+                    records,
+                    params,
+                    adam,
+                })));
+            }
             batch_images.clear();
             batch_labels.clear();
             for &i in batch {
                 batch_images.push(&images[i]);
                 batch_labels.push(train.labels[i]);
             }
-            tally.add(net.train_step(&mut params, &mut adam, &batch_images, &batch_labels));
+            let step = net.train_step(&mut params, &mut adam, &batch_images, &batch_labels);
+            if !step.loss.is_finite() {
+                return Err(Error::TrainingDiverged {
+                    epoch,
+                    batch: index + 1,
+                    what: "loss",
+                });
+            }
+            tally.add(step);
             observer.batch_done(&tally);
         }
-        let seconds = start.elapsed().as_secs_f64();
+        // The last batch's update is not seen by any loss of this epoch.
+        if params
+            .tensors()
+            .iter()
+            .any(|t| t.iter().any(|w| !w.is_finite()))
+        {
+            return Err(Error::TrainingDiverged {
+                epoch,
+                batch: order.len().div_ceil(config.batch),
+                what: "weights",
+            });
+        }
+        let seconds = seconds_before + start.elapsed().as_secs_f64();
         observer.validating();
         let val = network::evaluate(&params, &validation.images, &validation.labels);
         let record = EpochRecord {
@@ -193,7 +387,7 @@ pub fn train_from(
         observer.epoch_done(&record);
         records.push(record);
     }
-    Ok((params, records))
+    Ok(Outcome::Finished(params, records))
 }
 
 #[cfg(test)]

@@ -1,0 +1,89 @@
+//! The resume file (`weights.resume`): the state of a training run interrupted by Ctrl-C.
+//!
+//! Layout: the 8 bytes `PICORSUM`, the format version as a little-endian `u32`, then the
+//! [`TrainState`] in postcard. It is written atomically when a run stops on SIGINT and read
+//! by `trainer --resume`, which continues the run to the weights it would have reached
+//! without stopping.
+
+use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
+use crate::train::TrainState;
+use std::path::Path;
+
+/// First bytes of every resume file.
+pub const MAGIC: [u8; 8] = *b"PICORSUM";
+/// Format version this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// The file's bytes for `state`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if postcard cannot encode it (it always can).
+pub fn to_bytes(state: &TrainState) -> Result<Vec<u8>> {
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    postcard::to_extend(state, bytes)
+        .map_err(|e| Error::InvalidArgument(format!("cannot encode the training state: {e}")))
+}
+
+/// Decodes a resume file's bytes; `path` only names the file in errors.
+///
+/// # Errors
+/// [`Error::ResumeFile`] for a wrong magic or version, undecodable or trailing bytes, or
+/// parameters or moments whose shapes do not fit their variant.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TrainState> {
+    let bad = |reason: String| Error::ResumeFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let Some((magic, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err(bad(format!(
+            "{} bytes is shorter than the header",
+            bytes.len()
+        )));
+    };
+    if *magic != MAGIC {
+        return Err(bad("not a resume file (bad magic)".into()));
+    }
+    let Some((version, body)) = rest.split_first_chunk::<4>() else {
+        return Err(bad("truncated header".into()));
+    };
+    let version = u32::from_le_bytes(*version);
+    if version != VERSION {
+        return Err(bad(format!(
+            "format version {version}, this build reads {VERSION}"
+        )));
+    }
+    let (state, trailing): (TrainState, _) =
+        postcard::take_from_bytes(body).map_err(|e| bad(format!("corrupt body ({e})")))?;
+    if !trailing.is_empty() {
+        return Err(bad(format!("{} unexpected trailing bytes", trailing.len())));
+    }
+    let variant = state.params.variant;
+    if !state.params.has_valid_shapes()
+        || state.adam.m.variant != variant
+        || state.adam.v.variant != variant
+        || !state.adam.m.has_valid_shapes()
+        || !state.adam.v.has_valid_shapes()
+    {
+        return Err(bad("tensor shapes do not fit the variant".into()));
+    }
+    Ok(state)
+}
+
+/// Reads a resume file.
+///
+/// # Errors
+/// [`Error::Io`] if it cannot be read, else as [`from_bytes`].
+pub fn read(path: &Path) -> Result<TrainState> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    from_bytes(&bytes, path)
+}
+
+/// Writes a resume file atomically.
+///
+/// # Errors
+/// [`Error::Io`] if writing fails (the destination is then unchanged).
+pub fn write(path: &Path, state: &TrainState) -> Result<()> {
+    write_atomic(path, &to_bytes(state)?).map_err(|e| Error::io(path, e))
+}
