@@ -741,3 +741,70 @@ fn a_model_claiming_absurd_sizes_is_rejected_before_any_work() {
         picocnn::Error::ModelTrailingBytes
     );
 }
+
+#[test]
+fn trainer_rejects_bad_resume_files() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let data = fx.dataset("data");
+    let state = trainer::train::TrainState {
+        seed: 0,
+        batch: 32,
+        learning_rate: 1e-3,
+        train_images: 270,
+        train_labels_crc: 0,
+        epoch: 1,
+        batches_done: 2,
+        tally_loss: 1.0,
+        tally_correct: 10,
+        tally_count: 64,
+        seconds: 0.1,
+        records: Vec::new(),
+        params: Params::zeros(Variant::Pool),
+        adam: trainer::optim::Adam::keras(Variant::Pool),
+    };
+    let good = trainer::resume::to_bytes(&state).unwrap();
+    let mut wrong_version = good.clone();
+    wrong_version[8] = 9;
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        ("empty.resume", Vec::new(), &["shorter than"]),
+        ("model.resume", fx.model.clone(), &["bad magic"]),
+        ("checkpoint.resume", fx.checkpoint.clone(), &["bad magic"]),
+        (
+            "truncated.resume",
+            good[..good.len() / 2].to_vec(),
+            &["corrupt"],
+        ),
+        ("version-9.resume", wrong_version, &["version 9"]),
+        (
+            "trailing.resume",
+            [&good[..], b"??"].concat(),
+            &["trailing"],
+        ),
+        // Well formed, but from a run on other data (its label checksum is 0).
+        ("other-data.resume", good.clone(), &["other training data"]),
+    ];
+    let out = fx.path("out/weights.bin");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    for (name, bytes, problems) in &cases {
+        let bad = fx.write(&format!("resume/{name}"), bytes);
+        fx.expect_rejected(
+            &mut report,
+            "trainer",
+            &[
+                os("--pooling"),
+                os("--epochs"),
+                os("1"),
+                os("--data"),
+                data.as_os_str(),
+                os("--out"),
+                out.as_os_str(),
+                os("--resume"),
+                bad.as_os_str(),
+            ],
+            &bad,
+            problems,
+        );
+    }
+    report.check(cases.len());
+}

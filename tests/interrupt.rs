@@ -1,4 +1,6 @@
-//! Interrupted runs: a trainer killed at any moment never leaves a broken output file.
+//! Interrupted runs: a trainer killed at any moment never leaves a broken output file, one
+//! stopped with Ctrl-C resumes to the very weights it would have reached, and one whose
+//! training diverges says where.
 //!
 //! `weights.bin`, `weights.ckpt` and `weights.history.json` are each written atomically
 //! (temporary file, then rename), so after a SIGKILL each is either the previous run's
@@ -8,6 +10,7 @@
 //! Needs the release binaries (`cargo build --release --workspace --bins`) and MNIST.
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -205,5 +208,202 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
     assert!(
         replaced.iter().any(|&n| n > 0),
         "no run got as far as writing"
+    );
+}
+
+/// Runs the trainer to the end, interrupting it with SIGINT `delay` after its training
+/// starts (each delay in turn, resuming from the saved state after each interruption), and
+/// returns how many interruptions took effect.
+fn run_interrupted(args: &[&OsStr], out: &Path, delays: &[Duration]) -> usize {
+    let trainer = bin_path("trainer");
+    let resume_file = out.with_extension("resume");
+    let mut interrupted = 0;
+    let mut delays = delays.iter();
+    loop {
+        let mut command = Command::new(&trainer);
+        command.args(args).arg("--out").arg(out);
+        if interrupted > 0 {
+            command.arg("--resume").arg(&resume_file);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Training starts right after the settings line (and the "Resuming" line). The
+        // thread also drains the rest of the output: a closed pipe would make it fail.
+        let stdout = child.stdout.take().unwrap();
+        let last = if interrupted > 0 {
+            "Resuming from"
+        } else {
+            "Variant "
+        };
+        let (started, training) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with(last) {
+                    let _ = started.send(());
+                }
+            }
+        });
+        if let Some(delay) = delays.next() {
+            let _ = training.recv();
+            std::thread::sleep(*delay);
+            let sent = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        match output.status.code() {
+            Some(0) => return interrupted,
+            Some(130) => {
+                let lines: Vec<&str> = stderr.lines().collect();
+                assert_eq!(lines.len(), 1, "one hint line on stderr: {stderr}");
+                assert!(
+                    lines[0].starts_with("interrupted at epoch ")
+                        && lines[0].contains(&format!("--resume {}", resume_file.display())),
+                    "{stderr}"
+                );
+                assert!(!out.exists(), "an interrupted run wrote {}", out.display());
+                trainer::resume::read(&resume_file).unwrap();
+                interrupted += 1;
+            }
+            other => panic!("trainer exited with {other:?}: {stderr}"),
+        }
+    }
+}
+
+#[test]
+fn sigint_saves_the_state_and_resume_reaches_bit_identical_weights() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    small_dataset(&data, 1500, 200);
+    let args: Vec<&OsStr> = [
+        "--pooling",
+        "--epochs",
+        "2",
+        "--seed",
+        "11",
+        "--threads",
+        "2",
+        "--data",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .chain([data.as_os_str()])
+    .collect();
+
+    let straight = root.path().join("straight");
+    std::fs::create_dir(&straight).unwrap();
+    assert_eq!(
+        run_interrupted(&args, &straight.join("weights.bin"), &[]),
+        0
+    );
+
+    // Two epochs of 1350 images take about half a second here: interrupt a few tens of
+    // milliseconds into training, again and again, resuming each time.
+    let stopped = root.path().join("stopped");
+    std::fs::create_dir(&stopped).unwrap();
+    let delays: Vec<Duration> = [60, 90, 40, 120, 70]
+        .iter()
+        .map(|&ms| Duration::from_millis(ms))
+        .collect();
+    let interrupted = run_interrupted(&args, &stopped.join("weights.bin"), &delays);
+    assert!(
+        interrupted >= 2,
+        "only {interrupted} SIGINTs landed during training"
+    );
+    eprintln!("{interrupted} interruptions, then resumed to the end");
+
+    for name in ["weights.ckpt", "weights.bin"] {
+        let a = std::fs::read(straight.join(name)).unwrap();
+        let b = std::fs::read(stopped.join(name)).unwrap();
+        assert!(a == b, "{name} differs after {interrupted} interruptions");
+    }
+    assert!(
+        !stopped.join("weights.resume").exists(),
+        "the finished run leaves no resume file"
+    );
+}
+
+#[test]
+fn a_resume_file_from_another_run_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    small_dataset(&data, 300, 50);
+    let out = root.path().join("weights.bin");
+    let args: Vec<&OsStr> = ["--pooling", "--epochs", "1", "--seed", "1", "--data"]
+        .iter()
+        .map(OsStr::new)
+        .chain([data.as_os_str()])
+        .collect();
+    // A state saved by a run with another seed (built directly: no SIGINT needed).
+    let train = load_part(&data, Dataset::Mnist, Part::Train).unwrap();
+    let state = trainer::train::TrainState {
+        seed: 2,
+        batch: 32,
+        learning_rate: 1e-3,
+        train_images: train.len() - train.len() / 10,
+        train_labels_crc: 0,
+        epoch: 1,
+        batches_done: 1,
+        tally_loss: 0.0,
+        tally_correct: 0,
+        tally_count: 0,
+        seconds: 0.0,
+        records: Vec::new(),
+        params: Params::zeros(Variant::Pool),
+        adam: trainer::optim::Adam::keras(Variant::Pool),
+    };
+    let resume = root.path().join("weights.resume");
+    trainer::resume::write(&resume, &state).unwrap();
+    let output = Command::new(bin_path("trainer"))
+        .args(&args)
+        .arg("--out")
+        .arg(&out)
+        .arg("--resume")
+        .arg(&resume)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&resume.display().to_string()) && stderr.contains("--seed 2"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn training_that_diverges_stops_naming_the_epoch_and_batch() {
+    let data = load_part(&data_dir(), Dataset::Mnist, Part::Train).unwrap();
+    let train = Split::new(
+        data.images[..640 * 784].to_vec(),
+        data.labels[..640].to_vec(),
+    )
+    .unwrap();
+    let validation =
+        Split::new(data.images[..64 * 784].to_vec(), data.labels[..64].to_vec()).unwrap();
+    let config = trainer::train::TrainConfig {
+        epochs: 2,
+        learning_rate: 1e30,
+        ..trainer::train::TrainConfig::keras(Variant::Pool)
+    };
+    let error = trainer::train::train(&config, &train, &validation, &mut trainer::train::Silent)
+        .unwrap_err();
+    let trainer::error::Error::TrainingDiverged { epoch, batch, .. } = error else {
+        panic!("expected a divergence error, got {error}");
+    };
+    let message = error.to_string();
+    eprintln!("{message}");
+    assert_eq!(epoch, 1, "{message}");
+    assert!((1..=20).contains(&batch), "{message}");
+    assert!(
+        message.contains(&format!("epoch 1, batch {batch}")) && !message.contains('\n'),
+        "{message}"
     );
 }
