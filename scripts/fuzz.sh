@@ -2,7 +2,8 @@
 # Fuzzes every parser of untrusted bytes for a fixed number of executions: the IDX reader
 # (raw and gzip), Model::from_bytes on arbitrary bytes, from_bytes + classify on mutations
 # of a valid exported model (CRC fixed, so edits reach the value checks), the f32
-# checkpoint reader, and firmware-sim's image reader (IDX, PNG, PGM).
+# checkpoint reader, the resume-file reader (--resume), and firmware-sim's image reader
+# (IDX, PNG, PGM).
 #
 #   scripts/fuzz.sh            # the CI budget: about a minute of fuzzing in all
 #   FUZZ_SCALE=20 scripts/fuzz.sh   # 20x as many executions
@@ -60,4 +61,5 @@ run idx 200000 -max_len=4096
 run model_bytes 20000
 run model_mutate 3000 -max_len=1200
 run checkpoint 20000
+run resume 20000
 run image_file 5000 -max_len=8192

@@ -136,6 +136,26 @@ fn main() {
     write(&root.join("checkpoint"), "zeros_pool.ckpt", &ckpt);
     write(&root.join("checkpoint"), "header_only", &ckpt[..64]);
 
+    let state = trainer::train::TrainState {
+        seed: 3,
+        batch: 32,
+        learning_rate: 1e-3,
+        train_images: 54_000,
+        train_labels_crc: 0x1234_5678,
+        epoch: 2,
+        batches_done: 17,
+        tally_loss: 9.5,
+        tally_correct: 500,
+        tally_count: 544,
+        seconds: 0.25,
+        records: Vec::new(),
+        params: checkpoint.params,
+        adam: trainer::optim::Adam::keras(Variant::Pool),
+    };
+    let resume = trainer::resume::to_bytes(&state).expect("encode a resume state");
+    write(&root.join("resume"), "zeros_pool.resume", &resume);
+    write(&root.join("resume"), "header_only", &resume[..96]);
+
     let mutate = root.join("model_mutate");
     for (flags, name) in [(0u8, "pool"), (1, "nopool"), (8, "pool_fix_length")] {
         let mut input = vec![flags];
