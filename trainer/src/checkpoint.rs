@@ -7,6 +7,7 @@
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
+use crate::framed;
 use crate::params::Checkpoint;
 use std::path::Path;
 
@@ -20,9 +21,7 @@ pub const VERSION: u32 = 1;
 /// # Errors
 /// [`Error::InvalidArgument`] if postcard cannot encode it (it always can for valid params).
 pub fn to_bytes(checkpoint: &Checkpoint) -> Result<Vec<u8>> {
-    let mut bytes = MAGIC.to_vec();
-    bytes.extend_from_slice(&VERSION.to_le_bytes());
-    postcard::to_extend(checkpoint, bytes)
+    framed::encode(&MAGIC, VERSION, checkpoint)
         .map_err(|e| Error::InvalidArgument(format!("cannot encode checkpoint: {e}")))
 }
 
@@ -36,29 +35,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         path: path.to_path_buf(),
         reason,
     };
-    let Some((magic, rest)) = bytes.split_first_chunk::<8>() else {
-        return Err(bad(format!(
-            "{} bytes is shorter than the header",
-            bytes.len()
-        )));
-    };
-    if *magic != MAGIC {
-        return Err(bad("bad magic (expected PICOCKPT)".into()));
-    }
-    let Some((version, body)) = rest.split_first_chunk::<4>() else {
-        return Err(bad("truncated header".into()));
-    };
-    let version = u32::from_le_bytes(*version);
-    if version != VERSION {
-        return Err(bad(format!(
-            "format version {version}, this build reads {VERSION}"
-        )));
-    }
-    let (checkpoint, trailing): (Checkpoint, _) =
-        postcard::take_from_bytes(body).map_err(|e| bad(format!("corrupt body ({e})")))?;
-    if !trailing.is_empty() {
-        return Err(bad(format!("{} unexpected trailing bytes", trailing.len())));
-    }
+    let checkpoint: Checkpoint = framed::decode(bytes, &MAGIC, VERSION).map_err(bad)?;
     if !checkpoint.params.has_valid_shapes() {
         return Err(bad(format!(
             "tensor lengths do not match variant {}",

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod dataset;
 pub mod error;
 pub mod export;
+pub mod framed;
 pub mod history;
 pub mod idx;
 pub mod kernels;

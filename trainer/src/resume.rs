@@ -7,6 +7,7 @@
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
+use crate::framed;
 use crate::train::TrainState;
 use std::path::Path;
 
@@ -20,9 +21,7 @@ pub const VERSION: u32 = 1;
 /// # Errors
 /// [`Error::InvalidArgument`] if postcard cannot encode it (it always can).
 pub fn to_bytes(state: &TrainState) -> Result<Vec<u8>> {
-    let mut bytes = MAGIC.to_vec();
-    bytes.extend_from_slice(&VERSION.to_le_bytes());
-    postcard::to_extend(state, bytes)
+    framed::encode(&MAGIC, VERSION, state)
         .map_err(|e| Error::InvalidArgument(format!("cannot encode the training state: {e}")))
 }
 
@@ -36,29 +35,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TrainState> {
         path: path.to_path_buf(),
         reason,
     };
-    let Some((magic, rest)) = bytes.split_first_chunk::<8>() else {
-        return Err(bad(format!(
-            "{} bytes is shorter than the header",
-            bytes.len()
-        )));
-    };
-    if *magic != MAGIC {
-        return Err(bad("not a resume file (bad magic)".into()));
-    }
-    let Some((version, body)) = rest.split_first_chunk::<4>() else {
-        return Err(bad("truncated header".into()));
-    };
-    let version = u32::from_le_bytes(*version);
-    if version != VERSION {
-        return Err(bad(format!(
-            "format version {version}, this build reads {VERSION}"
-        )));
-    }
-    let (state, trailing): (TrainState, _) =
-        postcard::take_from_bytes(body).map_err(|e| bad(format!("corrupt body ({e})")))?;
-    if !trailing.is_empty() {
-        return Err(bad(format!("{} unexpected trailing bytes", trailing.len())));
-    }
+    let state: TrainState = framed::decode(bytes, &MAGIC, VERSION).map_err(bad)?;
     let variant = state.params.variant;
     if !state.params.has_valid_shapes()
         || state.adam.m.variant != variant
