@@ -303,14 +303,17 @@ fn sigint_saves_the_state_and_resume_reaches_bit_identical_weights() {
         0
     );
 
-    // Two epochs of 1350 images take about half a second here: interrupt a few tens of
-    // milliseconds into training, again and again, resuming each time.
+    // Interrupt each run a fifth of the whole training time after it starts (or resumes),
+    // so that on a fast machine as on a slow one several SIGINTs land inside training.
+    let history: trainer::history::History =
+        serde_json::from_slice(&std::fs::read(straight.join("weights.history.json")).unwrap())
+            .unwrap();
+    let training: f64 = history.epochs.iter().map(|e| e.seconds).sum();
+    let step = Duration::from_secs_f64(training / 5.0).max(Duration::from_millis(5));
+    eprintln!("training takes {training:.3} s; interrupting every {step:?}");
     let stopped = root.path().join("stopped");
     std::fs::create_dir(&stopped).unwrap();
-    let delays: Vec<Duration> = [60, 90, 40, 120, 70]
-        .iter()
-        .map(|&ms| Duration::from_millis(ms))
-        .collect();
+    let delays = vec![step; 4];
     let interrupted = run_interrupted(&args, &stopped.join("weights.bin"), &delays);
     assert!(
         interrupted >= 2,
