@@ -244,6 +244,20 @@ impl TrainState {
                 self.epoch, config.epochs
             ));
         }
+        let batches = train.len().div_ceil(config.batch.max(1));
+        if self.epoch == 0
+            || self.records.len() + 1 != self.epoch
+            || self.batches_done >= batches
+            || self.tally_count > self.batches_done * config.batch
+        {
+            return Some(format!(
+                "its position (epoch {}, batch {} of {batches}, {} epochs recorded) is \
+                 inconsistent",
+                self.epoch,
+                self.batches_done,
+                self.records.len()
+            ));
+        }
         if !self.params.has_valid_shapes() {
             return Some("its parameters do not have the variant's shapes".into());
         }
@@ -419,5 +433,50 @@ mod tests {
                 .chain(&a.output_b)
                 .all(|&b| b == 0.0)
         );
+    }
+
+    #[test]
+    fn a_resume_state_must_fit_the_run_and_be_consistent() {
+        let images: Vec<u8> = (0..100 * IMAGE_PIXELS).map(|i| (i % 251) as u8).collect();
+        let labels: Vec<u8> = (0..100).map(|i| (i % 10) as u8).collect();
+        let train = Split::new(images, labels).unwrap();
+        let config = TrainConfig {
+            epochs: 2,
+            ..TrainConfig::keras(Variant::Pool)
+        };
+        // 100 images in batches of 32: 4 batches an epoch; stopped before the third.
+        let good = TrainState {
+            seed: config.seed,
+            batch: config.batch,
+            learning_rate: config.learning_rate,
+            train_images: 100,
+            train_labels_crc: labels_crc(&train),
+            epoch: 1,
+            batches_done: 2,
+            tally_loss: 100.0,
+            tally_correct: 10,
+            tally_count: 64,
+            seconds: 0.5,
+            records: Vec::new(),
+            params: init_params(Variant::Pool, config.seed),
+            adam: Adam::new(Variant::Pool, config.learning_rate),
+        };
+        assert_eq!(good.mismatch(&config, &train), None);
+        let cases: [(&str, fn(&mut TrainState)); 8] = [
+            ("variant", |s| s.params = init_params(Variant::NoPool, 0)),
+            ("--seed 5", |s| s.seed = 5),
+            ("learning rate", |s| s.learning_rate = 0.5),
+            ("other training data", |s| s.train_labels_crc ^= 1),
+            ("past the 2 epochs", |s| s.epoch = 3),
+            ("inconsistent", |s| s.epoch = 0),
+            ("inconsistent", |s| s.batches_done = 4),
+            ("inconsistent", |s| s.tally_count = 65),
+        ];
+        for (says, edit) in cases {
+            let mut state = good.clone();
+            edit(&mut state);
+            let reason = state.mismatch(&config, &train).expect(says);
+            assert!(reason.contains(says), "{says}: {reason}");
+        }
     }
 }
