@@ -61,5 +61,5 @@ run idx 200000 -max_len=4096
 run model_bytes 20000
 run model_mutate 3000 -max_len=1200
 run checkpoint 20000
-run resume 20000
+run resume 500
 run image_file 5000 -max_len=8192

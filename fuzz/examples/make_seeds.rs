@@ -136,25 +136,21 @@ fn main() {
     write(&root.join("checkpoint"), "zeros_pool.ckpt", &ckpt);
     write(&root.join("checkpoint"), "header_only", &ckpt[..64]);
 
-    let state = trainer::train::TrainState {
-        seed: 3,
-        batch: 32,
-        learning_rate: 1e-3,
-        train_images: 54_000,
-        train_labels_crc: 0x1234_5678,
-        epoch: 2,
-        batches_done: 17,
-        tally_loss: 9.5,
-        tally_correct: 500,
-        tally_count: 544,
-        seconds: 0.25,
-        records: Vec::new(),
-        params: checkpoint.params,
-        adam: trainer::optim::Adam::keras(Variant::Pool),
-    };
+    let state = picocnn_fuzz::ResumeFixture::new().state;
     let resume = trainer::resume::to_bytes(&state).expect("encode a resume state");
-    write(&root.join("resume"), "zeros_pool.resume", &resume);
-    write(&root.join("resume"), "header_only", &resume[..96]);
+    let dir = root.join("resume");
+    write(&dir, "valid", &with_mode(0, &resume));
+    write(&dir, "header_only", &with_mode(0, &resume[..96]));
+    write(&dir, "edit_nothing", &[1]);
+    // Edits: a byte of the settings (past the 12-byte header and the seed) set to 2, and a
+    // byte near the end (Adam's moments) xored.
+    let mut edits = vec![0u8];
+    edits.extend_from_slice(&u32::to_le_bytes(14));
+    edits.push(2);
+    edits.push(5);
+    edits.extend_from_slice(&u32::to_le_bytes(1000));
+    edits.push(0x7f);
+    write(&dir, "edit_epoch_and_weight", &with_mode(1, &edits));
 
     let mutate = root.join("model_mutate");
     for (flags, name) in [(0u8, "pool"), (1, "nopool"), (8, "pool_fix_length")] {

@@ -127,6 +127,96 @@ fn varint(mut n: u32) -> Vec<u8> {
     }
 }
 
+/// A tiny training run for the resume target: 64 training and 32 validation
+/// [`sample_image`]s, variant B, batch 32, 2 epochs, and the state of that run stopped
+/// after its first batch.
+pub struct ResumeFixture {
+    /// The training images.
+    pub train: trainer::dataset::Split,
+    /// The validation images.
+    pub validation: trainer::dataset::Split,
+    /// The run's settings.
+    pub config: trainer::train::TrainConfig,
+    /// A valid state of it, at epoch 1 after batch 1.
+    pub state: trainer::train::TrainState,
+}
+
+impl ResumeFixture {
+    /// Builds the fixture (deterministic).
+    ///
+    /// # Panics
+    /// Never for these fixed sizes.
+    pub fn new() -> Self {
+        let split = |from: u64, count: u64| {
+            let images = (from..from + count).flat_map(sample_image).collect();
+            let labels = (from..from + count).map(|i| (i % 10) as u8).collect();
+            trainer::dataset::Split::new(images, labels).expect("a valid split")
+        };
+        let train = split(0, 64);
+        let config = trainer::train::TrainConfig {
+            epochs: 2,
+            ..trainer::train::TrainConfig::keras(Variant::Pool)
+        };
+        let state = trainer::train::TrainState {
+            seed: config.seed,
+            batch: config.batch,
+            learning_rate: config.learning_rate,
+            train_images: train.len(),
+            train_labels_crc: picocnn::format::crc32(&train.labels),
+            epoch: 1,
+            batches_done: 1,
+            tally_loss: 70.0,
+            tally_correct: 4,
+            tally_count: 32,
+            seconds: 0.01,
+            records: Vec::new(),
+            params: trainer::train::init_params(Variant::Pool, config.seed),
+            adam: trainer::optim::Adam::keras(Variant::Pool),
+        };
+        Self {
+            train,
+            validation: split(64, 32),
+            config,
+            state,
+        }
+    }
+}
+
+impl Default for ResumeFixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Applies up to 64 edits of 6 bytes each to `bytes`: `op`, a little-endian `u32`
+/// offset (modulo the length), a byte `v`. `op & 3`: 0 sets the byte to `v`, 1 xors it
+/// with `v`, 2 inserts `v` before it, 3 removes it; `op & 4` counts the offset from the end.
+/// A fuzzer edits a large valid file this way instead of rebuilding it from random bytes.
+pub fn apply_edits(bytes: &mut Vec<u8>, edits: &[u8]) {
+    for edit in edits.chunks_exact(6).take(64) {
+        let [op, o0, o1, o2, o3, v] = *edit else {
+            continue;
+        };
+        if bytes.is_empty() {
+            break;
+        }
+        let offset = u32::from_le_bytes([o0, o1, o2, o3]) as usize % bytes.len();
+        let at = if op & 4 != 0 {
+            bytes.len() - 1 - offset
+        } else {
+            offset
+        };
+        match op & 3 {
+            0 => bytes[at] = v,
+            1 => bytes[at] ^= v,
+            2 => bytes.insert(at, v),
+            _ => {
+                bytes.remove(at);
+            }
+        }
+    }
+}
+
 /// Checks what `Model::from_bytes` and `classify` promise for any input bytes: a typed
 /// error with a one-line message, or a model whose predictions are well formed.
 pub fn check_model(bytes: &[u8], pixels: &[u8]) {
