@@ -462,7 +462,8 @@ mod tests {
             adam: Adam::new(Variant::Pool, config.learning_rate),
         };
         assert_eq!(good.mismatch(&config, &train), None);
-        let cases: [(&str, fn(&mut TrainState)); 8] = [
+        type Edit = fn(&mut TrainState);
+        let cases: [(&str, Edit); 8] = [
             ("variant", |s| s.params = init_params(Variant::NoPool, 0)),
             ("--seed 5", |s| s.seed = 5),
             ("learning rate", |s| s.learning_rate = 0.5),
