@@ -18,6 +18,8 @@
 # weights (see benches/classify.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 rounds=3 runs=5000 models='' dataset=mnist data=${PICOCNN_DATA:-data} keep=''
 while [ $# -gt 0 ]; do
@@ -35,24 +37,7 @@ done
 
 py=$(scripts/peers-venv.sh | tail -n1)
 target=${CARGO_TARGET_DIR:-target}
-if [ -n "$keep" ]; then
-  mkdir -p "$keep"
-  out=$keep
-else
-  out=$(mktemp -d)
-  trap 'rm -rf "$out"' EXIT
-fi
-
-# run_logged STDOUT STDERR CMD...: on failure shows the tail of both and stops.
-run_logged() {
-  local stdout=$1 stderr=$2
-  shift 2
-  if ! "$@" >"$stdout" 2>"$stderr"; then
-    echo "error: '$*' failed; last lines of its output:" >&2
-    tail -n 15 "$stdout" "$stderr" >&2
-    exit 1
-  fi
-}
+use_out_dir "$keep"
 
 echo "building the classify bench..." >&2
 run_logged "$out/build.log" "$out/build.err" cargo bench --locked --bench classify --no-run

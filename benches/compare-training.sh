@@ -16,6 +16,8 @@
 # called here; it installs on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 epochs=1 rounds=1 dataset=mnist seed=0 threads=2 data=${PICOCNN_DATA:-data} keep=''
 while [ $# -gt 0 ]; do
@@ -37,24 +39,7 @@ echo "building the trainer (release)..." >&2
 cargo build --release --locked -p trainer --quiet
 trainer=${CARGO_TARGET_DIR:-target}/release/trainer
 
-if [ -n "$keep" ]; then
-  mkdir -p "$keep"
-  out=$keep
-else
-  out=$(mktemp -d)
-  trap 'rm -rf "$out"' EXIT
-fi
-
-# run_logged STDOUT STDERR CMD...: on failure shows the tail of both and stops.
-run_logged() {
-  local stdout=$1 stderr=$2
-  shift 2
-  if ! "$@" >"$stdout" 2>"$stderr"; then
-    echo "error: '$*' failed; last lines of its output:" >&2
-    tail -n 15 "$stdout" "$stderr" >&2
-    exit 1
-  fi
-}
+use_out_dir "$keep"
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; a busy machine skews both sides)" >&2
 for round in $(seq 1 "$rounds"); do

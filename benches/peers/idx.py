@@ -4,6 +4,7 @@ Accepts raw and gzip-compressed IDX (detected by the gzip magic, not the file na
 checks the header against the payload length, so a bad file is one clear error line.
 """
 
+import argparse
 import gzip
 import os
 import sys
@@ -11,6 +12,16 @@ import sys
 import numpy as np
 
 DATASETS = ("mnist", "fashion")
+
+
+def arg_parser(doc):
+    """An argument parser with the options every peer script shares: the variant, the
+    dataset and the data folder (the trainer's defaults)."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--pooling", action="store_true", help="variant B: MaxPooling2D(2) after the conv")
+    p.add_argument("--dataset", default="mnist", choices=DATASETS)
+    p.add_argument("--data", default=os.environ.get("PICOCNN_DATA", "data"), help="data dir (default: data)")
+    return p
 
 
 def fail(message):

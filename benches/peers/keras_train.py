@@ -13,7 +13,6 @@ history calls `seconds`); `seconds` adds Keras's validation pass (what Keras pri
 The first epoch also pays for tracing the training function (about a second).
 """
 
-import argparse
 import json
 import os
 import sys
@@ -27,10 +26,7 @@ import idx  # noqa: E402
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--pooling", action="store_true", help="variant B: MaxPooling2D(2) after the conv")
-    p.add_argument("--dataset", default="mnist", choices=idx.DATASETS)
-    p.add_argument("--data", default=os.environ.get("PICOCNN_DATA", "data"), help="data dir (default: data)")
+    p = idx.arg_parser(__doc__)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)

@@ -16,7 +16,6 @@ reported as `overhead_us`. Output is JSON lines on stdout:
   {"event": "timing", "variant": "B", "engine": "tflite-xnnpack", "us_per_image": <median>, ...}
 """
 
-import argparse
 import contextlib
 import json
 import os
@@ -31,10 +30,7 @@ import idx  # noqa: E402
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--pooling", action="store_true", help="variant B: MaxPooling2D(2) after the conv")
-    p.add_argument("--dataset", default="mnist", choices=idx.DATASETS)
-    p.add_argument("--data", default=os.environ.get("PICOCNN_DATA", "data"), help="data dir (default: data)")
+    p = idx.arg_parser(__doc__)
     p.add_argument("--model", metavar="PATH", help="trained .keras model (from keras_train.py --save)")
     p.add_argument("--train-epochs", type=int, default=1, help="epochs to train when --model is absent (default 1)")
     p.add_argument("--seed", type=int, default=0)
