@@ -333,7 +333,7 @@ fn sigint_saves_the_state_and_resume_reaches_bit_identical_weights() {
 }
 
 #[test]
-fn a_resume_file_from_another_run_is_refused() {
+fn a_resume_file_from_another_run_is_refused_and_a_fresh_run_mentions_it() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     small_dataset(&data, 300, 50);
@@ -379,6 +379,24 @@ fn a_resume_file_from_another_run_is_refused() {
         "{stderr}"
     );
     assert!(!out.exists());
+
+    // Without --resume the run starts afresh, and says that the resume file is there.
+    let output = Command::new(bin_path("trainer"))
+        .args(&args)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "Note: {} holds an interrupted run",
+            resume.display()
+        )),
+        "{stdout}"
+    );
+    assert!(out.exists() && resume.exists());
 }
 
 #[test]

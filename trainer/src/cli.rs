@@ -268,7 +268,18 @@ fn run_training(args: &TrainArgs) -> Result<()> {
             ));
             Start::Resume(Box::new(state))
         }
-        None => Start::Fresh(train::init_params(variant, config.seed)),
+        None => {
+            let stale = sibling(&args.out, "resume");
+            if stale.is_file() {
+                say(format_args!(
+                    "Note: {} holds an interrupted run; this one starts afresh (to continue \
+                     that one instead, add --resume {})",
+                    stale.display(),
+                    stale.display()
+                ));
+            }
+            Start::Fresh(train::init_params(variant, config.seed))
+        }
     };
 
     let pool = train::thread_pool(threads)?;
