@@ -428,3 +428,37 @@ fn training_that_diverges_stops_naming_the_epoch_and_batch() {
         "{message}"
     );
 }
+
+#[test]
+fn the_cli_reports_divergence_in_one_line_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    small_dataset(&data, 640, 64);
+    let out = root.path().join("weights.bin");
+    let output = Command::new(bin_path("trainer"))
+        .args([
+            "--pooling",
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "1e30",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: training diverged at epoch 1, batch "),
+        "{stderr}"
+    );
+    let written: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(written, ["data"], "a diverged run wrote files");
+}

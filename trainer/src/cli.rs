@@ -119,6 +119,9 @@ pub struct TrainArgs {
     /// Keras; activation memory grows with it, about 180 KB per image for variant A).
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch: u32,
+    /// Adam's step size (Keras's default 0.001); a positive, finite number.
+    #[arg(long, value_name = "RATE", default_value_t = 0.001, value_parser = parse_learning_rate)]
+    pub learning_rate: f32,
     /// Seed of the weight initialization and the per-epoch shuffling; equal seeds, data and
     /// settings give bit-identical weights, whatever the thread count.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -215,6 +218,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         epochs: args.epochs as usize,
         batch: args.batch as usize,
         seed: args.seed,
+        learning_rate: args.learning_rate,
         ..TrainConfig::keras(variant)
     };
     let out_parent = args
@@ -237,14 +241,15 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     // From here on, Ctrl-C stops training cleanly instead of ending the process.
     let interrupt = Interrupt::install();
     say(format_args!(
-        "Variant {} on {}: {} training / {} validation / {} test images; batch {}, {} epochs, \
-         seed {}, {} threads, {} kernels",
+        "Variant {} on {}: {} training / {} validation / {} test images; batch {}, learning \
+         rate {}, {} epochs, seed {}, {} threads, {} kernels",
         variant_name(variant),
         which.name(),
         train_split.len(),
         validation.len(),
         data.test.len(),
         config.batch,
+        config.learning_rate,
         config.epochs,
         config.seed,
         threads,
@@ -330,6 +335,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         dataset: which,
         seed: config.seed,
         batch: config.batch,
+        learning_rate: config.learning_rate,
         threads,
         epochs,
         test_accuracy: Some(test.accuracy()),
@@ -352,6 +358,15 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
+}
+
+/// `--learning-rate`: a positive, finite `f32`.
+fn parse_learning_rate(text: &str) -> std::result::Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        Ok(_) => Err("must be a positive, finite number".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// What Ctrl-C (SIGINT) does during `trainer`'s run. While training, the first press sets

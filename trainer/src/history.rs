@@ -20,6 +20,10 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+fn keras_learning_rate() -> f32 {
+    0.001
+}
+
 /// Everything one training run measured; written next to `weights.bin` as `*.history.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History {
@@ -31,6 +35,9 @@ pub struct History {
     pub seed: u64,
     /// Mini-batch size.
     pub batch: usize,
+    /// Adam's step size (histories written before the option existed used Keras's 0.001).
+    #[serde(default = "keras_learning_rate")]
+    pub learning_rate: f32,
     /// Worker threads used.
     pub threads: usize,
     /// One record per finished epoch, in order.

@@ -115,6 +115,7 @@ fn history(variant: Variant, epochs: usize) -> History {
         dataset: Dataset::Fashion,
         seed: 1,
         batch: 32,
+        learning_rate: 0.001,
         threads: 2,
         epochs: (1..=epochs)
             .map(|e| {

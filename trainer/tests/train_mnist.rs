@@ -188,6 +188,9 @@ fn bad_arguments_and_missing_data_fail_with_one_line_and_status_2() {
     let missing = missing.to_str().unwrap();
     assert_fails_in_one_line(&["--epochs", "0"], "--epochs");
     assert_fails_in_one_line(&["--batch", "many"], "--batch");
+    assert_fails_in_one_line(&["--learning-rate", "0"], "--learning-rate");
+    assert_fails_in_one_line(&["--learning-rate", "inf"], "--learning-rate");
+    assert_fails_in_one_line(&["--learning-rate", "fast"], "--learning-rate");
     assert_fails_in_one_line(&["--dataset", "cifar"], "--dataset");
     assert_fails_in_one_line(&["--no-such-option"], "--no-such-option");
     assert_fails_in_one_line(&["--data", missing], "dataset file not found");
