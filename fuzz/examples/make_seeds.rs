@@ -66,6 +66,12 @@ fn main() {
     let mut two_members = gzip(&labels[..5]);
     two_members.extend_from_slice(&gzip(&labels[5..]));
     write(&idx, "labels_two_gz_members", &with_mode(1, &two_members));
+    // Mode 3 gzips the bytes again: gzip inside gzip, which the reader must refuse.
+    write(
+        &idx,
+        "labels_gz_gzipped_again",
+        &with_mode(3, &gzip(&labels)),
+    );
 
     let model = valid_model(Variant::Pool);
     // The mutate target's length repair must leave an intact file as it is.

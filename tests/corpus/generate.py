@@ -76,6 +76,8 @@ FILES = {
     "labels-huge-count.idx": labels(0xFFFFFFFF, bytes([7, 2, 1])),
     "labels-count-mismatch.idx": labels(2, bytes([7, 2])),
     "labels-gzip-lying-count.idx.gz": gz(labels(0x7FFFFFFF, bytes([7, 2, 1]))),
+    # Found by the idx fuzz target (its oracle, not the reader): gzip of a gzip file.
+    "labels-gzip-twice.idx.gz": gz(gz(labels(3, bytes([7, 2, 1])))),
     # Model files
     "weights-empty.bin": b"",
     "weights-not-a-model.bin": b"GIF89a" + bytes(58),

@@ -91,6 +91,16 @@ pub enum Error {
         found: u64,
     },
 
+    /// A gzip IDX file whose decompressed contents are gzip again.
+    #[error(
+        "{}: compressed twice (gzip inside gzip); decompress it once (gzip -d) and use that",
+        path.display()
+    )]
+    IdxGzipTwice {
+        /// The file involved.
+        path: PathBuf,
+    },
+
     /// A `.gz` IDX file could not be decompressed.
     #[error("{}: bad gzip data: {source}", path.display())]
     IdxGzip {

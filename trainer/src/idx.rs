@@ -326,6 +326,11 @@ fn read_header(
     // The magic first, when there is one: a label file passed as images is a wrong file,
     // not a short one.
     if got >= 4 && magic != kind.magic() {
+        if file_len.is_none() && buf.starts_with(&GZIP_MAGIC) {
+            return Err(Error::IdxGzipTwice {
+                path: path.to_owned(),
+            });
+        }
         return Err(Error::IdxBadMagic {
             path: path.to_owned(),
             found: magic,

@@ -555,3 +555,19 @@ fn real_labels_round_trip_raw_and_gzipped() {
     assert_eq!(idx::read_labels(&raw_path).unwrap(), test.labels);
     assert_eq!(idx::read_labels(&gz_path).unwrap(), test.labels);
 }
+
+#[test]
+fn a_file_compressed_twice_is_named_as_such() {
+    // Found by the idx fuzz target: gzip of a gzip file.
+    let s = Scratch::new();
+    let labels = [7, 2, 1];
+    let twice = s.file("labels.gz.gz", &gzip(&gzip(&label_file(&labels))));
+    let err = idx::read_labels(&twice).unwrap_err();
+    assert!(matches!(err, Error::IdxGzipTwice { .. }), "{err}");
+    assert!(err.to_string().contains("compressed twice"), "{err}");
+    let images = s.file("images.gz.gz", &gzip(&gzip(&image_file([1, 1, 1], &[0]))));
+    assert!(matches!(
+        idx::read_images(&images),
+        Err(Error::IdxGzipTwice { .. })
+    ));
+}
