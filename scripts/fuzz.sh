@@ -46,6 +46,8 @@ run() {
   log=$(mktemp)
   if ! (ulimit -v 2000000 && cargo fuzz run -a -s none "$target" "corpus/$target" -- \
     "${budget[@]}" -print_final_stats=1 "$@" >"$log" 2>&1); then
+    # The panic message comes before the long backtrace that the tail shows.
+    grep -m1 -A3 'panicked at' "$log" || true
     tail -n 40 "$log"
     rm -f "$log"
     echo "fuzz $target: FAILED; the input is under fuzz/artifacts/$target/" >&2
