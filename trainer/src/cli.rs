@@ -256,6 +256,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         kernels::IMPLEMENTATION,
     ));
 
+    let resume_path = sibling(&args.out, "resume");
     let start = match &args.resume {
         Some(path) => {
             let state = resume::read(path)?;
@@ -274,13 +275,12 @@ fn run_training(args: &TrainArgs) -> Result<()> {
             Start::Resume(Box::new(state))
         }
         None => {
-            let stale = sibling(&args.out, "resume");
-            if stale.is_file() {
+            if resume_path.is_file() {
                 say(format_args!(
                     "Note: {} holds an interrupted run; this one starts afresh (to continue \
                      that one instead, add --resume {})",
-                    stale.display(),
-                    stale.display()
+                    resume_path.display(),
+                    resume_path.display()
                 ));
             }
             Start::Fresh(train::init_params(variant, config.seed))
@@ -305,10 +305,9 @@ fn run_training(args: &TrainArgs) -> Result<()> {
             (params, epochs)
         }
         Outcome::Interrupted(state) => {
-            let path = sibling(&args.out, "resume");
-            resume::write(&path, &state)?;
+            resume::write(&resume_path, &state)?;
             return Err(Error::Interrupted {
-                path,
+                path: resume_path,
                 epoch: state.epoch,
                 batch: state.batches_done,
             });
@@ -353,7 +352,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     ));
     // The run it held is complete now; a stale one would only invite a second resume.
     if let Some(path) = &args.resume
-        && *path == sibling(&args.out, "resume")
+        && *path == resume_path
     {
         let _ = std::fs::remove_file(path);
     }

@@ -32,7 +32,7 @@ const UNITS: usize = 24;
 const PREDICT_BATCH: usize = 128;
 
 /// Loss and accuracy totals over some images.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     /// Sum of the per-image cross-entropies.
     pub loss: f64,

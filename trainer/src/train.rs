@@ -198,12 +198,8 @@ pub struct TrainState {
     pub epoch: usize,
     /// Batches of that epoch already trained.
     pub batches_done: usize,
-    /// The epoch's loss sum so far.
-    pub tally_loss: f64,
-    /// The epoch's correct predictions so far.
-    pub tally_correct: usize,
-    /// The epoch's images so far.
-    pub tally_count: usize,
+    /// The epoch's loss and accuracy totals so far.
+    pub tally: Tally,
     /// The epoch's training time so far, in seconds.
     pub seconds: f64,
     /// Records of the finished epochs.
@@ -248,7 +244,7 @@ impl TrainState {
         if self.epoch == 0
             || self.records.len() + 1 != self.epoch
             || self.batches_done >= batches
-            || self.tally_count > self.batches_done * config.batch
+            || self.tally.count > self.batches_done * config.batch
         {
             return Some(format!(
                 "its position (epoch {}, batch {} of {batches}, {} epochs recorded) is \
@@ -307,12 +303,7 @@ pub fn train_resumable(
             if let Some(reason) = state.mismatch(config, train) {
                 return Err(Error::InvalidArgument(format!("cannot resume: {reason}")));
             }
-            let tally = Tally {
-                loss: state.tally_loss,
-                correct: state.tally_correct,
-                count: state.tally_count,
-            };
-            let at = (state.epoch, state.batches_done, tally, state.seconds);
+            let at = (state.epoch, state.batches_done, state.tally, state.seconds);
             (state.params, state.adam, state.records, Some(at))
         }
     };
@@ -349,9 +340,7 @@ pub fn train_resumable(
                     train_labels_crc: labels_crc(train),
                     epoch,
                     batches_done: index,
-                    tally_loss: tally.loss,
-                    tally_correct: tally.correct,
-                    tally_count: tally.count,
+                    tally,
                     seconds: seconds_before + start.elapsed().as_secs_f64(),
                     records,
                     params,
@@ -453,9 +442,11 @@ mod tests {
             train_labels_crc: labels_crc(&train),
             epoch: 1,
             batches_done: 2,
-            tally_loss: 100.0,
-            tally_correct: 10,
-            tally_count: 64,
+            tally: Tally {
+                loss: 100.0,
+                correct: 10,
+                count: 64,
+            },
             seconds: 0.5,
             records: Vec::new(),
             params: init_params(Variant::Pool, config.seed),
@@ -471,7 +462,7 @@ mod tests {
             ("past the 2 epochs", |s| s.epoch = 3),
             ("inconsistent", |s| s.epoch = 0),
             ("inconsistent", |s| s.batches_done = 4),
-            ("inconsistent", |s| s.tally_count = 65),
+            ("inconsistent", |s| s.tally.count = 65),
         ];
         for (says, edit) in cases {
             let mut state = good.clone();
