@@ -156,7 +156,7 @@ fn main() {
     edits.push(5);
     edits.extend_from_slice(&u32::to_le_bytes(1000));
     edits.push(0x7f);
-    write(&dir, "edit_epoch_and_weight", &with_mode(1, &edits));
+    write(&dir, "edit_setting_and_moment", &with_mode(1, &edits));
 
     let mutate = root.join("model_mutate");
     for (flags, name) in [(0u8, "pool"), (1, "nopool"), (8, "pool_fix_length")] {

@@ -42,8 +42,8 @@ pub const MAX_DATA_BYTES: u64 = 1 << 31;
 /// Largest label value accepted: both datasets have ten classes, `0..=9`.
 pub const MAX_LABEL: u8 = 9;
 
-/// The first two bytes of every gzip stream.
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// The first two bytes of every gzip stream, by which the readers recognise gzip.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Deflate never expands data by more than about 1032:1, so a gzip file cannot
 /// legitimately decode to more than this many times its own size; used only to bound the
 /// first allocation, the stream itself is still checked byte for byte.
