@@ -96,9 +96,9 @@ pub enum Error {
         len: usize,
     },
 
-    /// An error from the trainer library (dataset files, checkpoint, reference model).
+    /// A dataset, checkpoint or other shared-file problem.
     #[error(transparent)]
-    Trainer(#[from] trainer::error::Error),
+    Host(#[from] picocnn_host::Error),
 }
 
 /// This crate's result type.

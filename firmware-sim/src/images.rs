@@ -58,7 +58,7 @@ pub fn load(path: &Path, dataset: Dataset) -> Result<Vec<Image>> {
     let name = path.display().to_string();
     let magic = magic.get(..read).unwrap_or_default();
     if magic.starts_with(&[0x1f, 0x8b]) || magic.starts_with(&[0, 0, 8]) {
-        let images = trainer::idx::read_images(path)?;
+        let images = picocnn_host::idx::read_images(path)?;
         if images.rows != IMAGE_SIDE || images.cols != IMAGE_SIDE {
             return Err(Error::ImageSize {
                 path: path.to_owned(),

@@ -13,8 +13,8 @@ use firmware_sim::error::{Error, Result};
 use firmware_sim::{images, render, verify};
 use picocnn::shape::{IMAGE_PIXELS, IMAGE_SIDE};
 use picocnn::{Dataset, Scratch, Variant};
-use trainer::dataset::{self, Part};
-use trainer::idx;
+use picocnn_host::dataset::{self, Part};
+use picocnn_host::idx;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -355,7 +355,7 @@ fn cut(
 fn summary(weights: &Path) -> Result<ExitCode> {
     let weights = Weights::read(weights)?;
     let model = weights.model(None)?;
-    let mut table = trainer::report::summary(model.variant());
+    let mut table = picocnn_host::summary::summary(model.variant());
     table.file_bytes = Some(model.file_bytes());
     println!(
         "{}: {} model",

@@ -5,19 +5,19 @@
 //! `.history.json` (per-epoch metrics). Subcommands (`trainer <name> ...`) are for tools
 //! around training; their arguments conflict with the training options.
 
-use crate::checkpoint;
-use crate::dataset::{self, Split};
 use crate::error::{Error, Result};
 use crate::export;
 use crate::history::History;
 use crate::kernels;
 use crate::network;
-use crate::params::{Checkpoint, Params};
 use crate::progress::{Console, say};
 use crate::resume;
 use crate::train::{self, Outcome, Start, TrainConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use picocnn::{Dataset, Variant};
+use picocnn_host::checkpoint;
+use picocnn_host::dataset::{self, Split};
+use picocnn_host::params::{Checkpoint, Params};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -343,7 +343,8 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     let history_path = sibling(&args.out, "history.json");
     let json = serde_json::to_vec_pretty(&history)
         .map_err(|e| Error::InvalidArgument(format!("cannot encode the history: {e}")))?;
-    crate::atomic::write_atomic(&history_path, &json).map_err(|e| Error::io(&history_path, e))?;
+    picocnn_host::atomic::write_atomic(&history_path, &json)
+        .map_err(|e| Error::io(&history_path, e))?;
     say(format_args!(
         "Wrote {}, {} and {}",
         args.out.display(),

@@ -5,10 +5,10 @@
 //! by `trainer --resume`, which continues the run to the weights it would have reached
 //! without stopping.
 
-use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::framed;
 use crate::train::TrainState;
+use picocnn_host::atomic::write_atomic;
+use picocnn_host::framed;
 use std::path::Path;
 
 /// First bytes of every resume file.

@@ -6,14 +6,14 @@
 //! shuffling draw from ChaCha8 streams of the seed; the network's fixed work split makes
 //! the same seed, data and settings give bit-identical weights on any number of threads.
 
-use crate::dataset::Split;
 use crate::error::{Error, Result};
 use crate::history::EpochRecord;
 use crate::network::{self, Network, Tally};
 use crate::optim::Adam;
-use crate::params::Params;
 use picocnn::Variant;
 use picocnn::shape::{CLASSES, FILTERS, HIDDEN, IMAGE_PIXELS, KERNEL_TAPS};
+use picocnn_host::dataset::Split;
+use picocnn_host::params::Params;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};

@@ -315,11 +315,11 @@ fn comparison_is_a_png_and_shows_missing_values() {
 }
 
 /// Deterministic pseudo-random weights in `[-scale, scale)`.
-fn random_params(variant: Variant, seed: u64) -> trainer::params::Params {
+fn random_params(variant: Variant, seed: u64) -> picocnn_host::params::Params {
     let mut state = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
-    let mut params = trainer::params::Params::zeros(variant);
+    let mut params = picocnn_host::params::Params::zeros(variant);
     for (t, tensor) in params.tensors_mut().into_iter().enumerate() {
         let scale = [0.5, 0.05, 0.02, 0.05, 0.2, 0.05][t];
         for w in tensor.iter_mut() {
@@ -346,9 +346,9 @@ fn trained_folder(root: &Path, images: usize) -> (PathBuf, PathBuf) {
         .enumerate()
         .flat_map(|(i, &l)| image(usize::from(l), i))
         .collect();
-    trainer::idx::write_images(
+    picocnn_host::idx::write_images(
         &data.join("mnist/t10k-images-idx3-ubyte"),
-        &trainer::idx::Images {
+        &picocnn_host::idx::Images {
             count: images,
             rows: IMAGE_SIDE,
             cols: IMAGE_SIDE,
@@ -356,15 +356,15 @@ fn trained_folder(root: &Path, images: usize) -> (PathBuf, PathBuf) {
         },
     )
     .unwrap();
-    trainer::idx::write_labels(&data.join("mnist/t10k-labels-idx1-ubyte"), &labels).unwrap();
-    let split = trainer::dataset::Split::new(pixels, labels).unwrap();
+    picocnn_host::idx::write_labels(&data.join("mnist/t10k-labels-idx1-ubyte"), &labels).unwrap();
+    let split = picocnn_host::dataset::Split::new(pixels, labels).unwrap();
     for variant in Variant::ALL {
-        let checkpoint = trainer::params::Checkpoint {
+        let checkpoint = picocnn_host::params::Checkpoint {
             dataset: Dataset::Mnist,
             params: random_params(variant, variant as u64 + 7),
         };
-        let calibration = trainer::quantize::calibrate(&checkpoint, &split, images).unwrap();
-        let model = trainer::quantize::quantize(&checkpoint, &calibration).unwrap();
+        let calibration = picocnn_host::quantize::calibrate(&checkpoint, &split, images).unwrap();
+        let model = picocnn_host::quantize::quantize(&checkpoint, &calibration).unwrap();
         let bytes = trainer::export::model_bytes(&model).unwrap();
         std::fs::write(models.join(format!("{}.bin", variant.name())), bytes).unwrap();
         let mut h = history(variant, 3);
@@ -417,7 +417,8 @@ fn report_renders_every_plot_for_a_folder_of_models() {
     // (checked against the core run here), the file size, and Scratch's size.
     assert_eq!(report.comparison.variants.len(), 2);
     let test =
-        trainer::dataset::load_part(&data, Dataset::Mnist, trainer::dataset::Part::Test).unwrap();
+        picocnn_host::dataset::load_part(&data, Dataset::Mnist, picocnn_host::dataset::Part::Test)
+            .unwrap();
     for figures in &report.comparison.variants {
         let bytes = std::fs::read(models.join(format!("{}.bin", figures.variant.name()))).unwrap();
         let model = picocnn::Model::from_bytes(&bytes).unwrap();
@@ -455,7 +456,10 @@ fn report_names_the_missing_or_broken_model_file() {
 
     std::fs::write(models.join("pool.bin"), b"PCNN but not a model").unwrap();
     let err = report::write_report(&models, &data, &out).unwrap_err();
-    assert!(matches!(err, Error::ModelFile { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Host(picocnn_host::Error::ModelFile { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("pool.bin"), "{err}");
 
     std::fs::remove_file(models.join("pool.bin")).unwrap();

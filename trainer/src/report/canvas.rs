@@ -76,7 +76,7 @@ pub(crate) fn render_png(
         area.present().map_err(|e| plot_error(e.to_string()))?;
     }
     let png = encode_png(&rgb, width, height).map_err(|e| plot_error(e.to_string()))?;
-    crate::atomic::write_atomic(path, &png).map_err(|source| Error::io(path, source))
+    picocnn_host::atomic::write_atomic(path, &png).map_err(|source| Error::io(path, source))
 }
 
 /// Encodes 8-bit RGB pixels as a PNG file in memory.

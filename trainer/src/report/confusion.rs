@@ -8,8 +8,8 @@ use plotters::prelude::*;
 use super::canvas::{
     COLOR_TEXT, COLOR_WRONG, label_width, render_png, text, text_centered, text_right, text_width,
 };
-use super::summary::group_thousands;
 use crate::error::Result;
+use picocnn_host::summary::group_thousands;
 
 /// Counts of (true class, predicted class) pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,11 +15,11 @@ use super::comparison::{Comparison, VariantFigures, plot_comparison};
 use super::confusion::{Confusion, plot_confusion};
 use super::curves::{dataset_title, plot_training_curves};
 use super::samples::{Sample, plot_prediction_grid, plot_probabilities};
-use super::summary::{group_thousands, summary};
 use super::variant_label;
-use crate::dataset::{self, Part, Split};
 use crate::error::{Error, Result};
 use crate::history::History;
+use picocnn_host::dataset::{self, Part, Split};
+use picocnn_host::summary::{group_thousands, summary};
 
 /// Suffix of the training history next to each model.
 pub const HISTORY_SUFFIX: &str = ".history.json";
@@ -140,7 +140,7 @@ pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Resul
     for files in models {
         let history = read_history(&files.history)?;
         let bytes = std::fs::read(&files.weights).map_err(|e| Error::io(&files.weights, e))?;
-        let model = Model::from_bytes(&bytes).map_err(|source| Error::ModelFile {
+        let model = Model::from_bytes(&bytes).map_err(|source| picocnn_host::Error::ModelFile {
             path: files.weights.clone(),
             source,
         })?;

@@ -8,70 +8,28 @@
 //!   Max-pooling keeps its input's scale and zero point.
 //! - Biases: int32 at scale `s_in * s_w`.
 //! - Requantization: each channel's `s_in * s_w / s_out`, computed in `f64`, becomes a
-//!   [`Multiplier`] once, here ([`picocnn::quant::quantize_multiplier`]).
+//!   [`Multiplier`](picocnn::quant::Multiplier) once, here ([`picocnn::quant::quantize_multiplier`]).
 //! - Output layer: its int32 accumulators (per-class scales `s_h * s_w[k]`) are
 //!   requantized to one common logit scale, [`LOGIT_SCALE`] = `2^-16`, so the integer
 //!   logits are exact, comparable across classes, and read as `logit / 65536`.
 //!
 //! Weights are kept in the float model's natural layouts (see [`QuantLayer::weights`]);
-//! [`crate::export`] reorders them for the core.
+//! [`crate::codec`] reorders them for the core.
 
-use picocnn::quant::{Multiplier, quantize_multiplier};
-use picocnn::shape::{CLASSES, FILTERS, HIDDEN, KERNEL_TAPS, Variant};
-use picocnn::{Dataset, model::BIAS_LIMIT, model::INPUT_ZERO_POINT};
+use picocnn::quant::quantize_multiplier;
+use picocnn::shape::{CLASSES, FILTERS, HIDDEN, KERNEL_TAPS};
+use picocnn::{model::BIAS_LIMIT, model::INPUT_ZERO_POINT};
 
 use rayon::prelude::*;
 
 use crate::dataset::Split;
 use crate::error::{Error, Result};
 use crate::params::Checkpoint;
+use crate::quant_model::{INPUT_SCALE, LOGIT_SCALE, QuantLayer, QuantModel};
 use crate::reference::forward_f32;
-
-/// Real value of one integer logit step.
-pub const LOGIT_SCALE: f64 = 1.0 / 65536.0;
-
-/// Real scale of the int8 input: pixel / 255.
-pub const INPUT_SCALE: f64 = 1.0 / 255.0;
 
 /// Images used for calibration unless the caller says otherwise.
 pub const DEFAULT_CALIBRATION_IMAGES: usize = 2000;
-
-/// One quantized layer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuantLayer {
-    /// int8 weights in the float model's layout: conv `[filter][tap]`, hidden
-    /// `[input][unit]`, output `[unit][class]`.
-    pub weights: Vec<i8>,
-    /// Per output channel: the weights' real scale.
-    pub weight_scale: Vec<f64>,
-    /// Per output channel: bias at scale `s_in * weight_scale`.
-    pub bias: Vec<i32>,
-    /// Per output channel: `s_in * weight_scale / out_scale` as an integer multiplier.
-    pub requant: Vec<Multiplier>,
-    /// Real scale of the layer's output.
-    pub out_scale: f64,
-    /// Zero point of the layer's output (-128 after ReLU, 0 for the logits).
-    pub out_zero_point: i8,
-}
-
-/// A whole quantized network, ready for export or for the host int8 reference.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuantModel {
-    /// Which network.
-    pub variant: Variant,
-    /// Which dataset it was trained on.
-    pub dataset: Dataset,
-    /// Real scale of the input (`1/255`).
-    pub input_scale: f64,
-    /// Zero point of the input (-128).
-    pub input_zero_point: i8,
-    /// Convolution (32 filters), ReLU.
-    pub conv: QuantLayer,
-    /// Hidden dense (128), ReLU.
-    pub hidden: QuantLayer,
-    /// Output dense (10), int32 logits at [`LOGIT_SCALE`].
-    pub output: QuantLayer,
-}
 
 /// The largest post-ReLU activations seen on the calibration images.
 #[derive(Debug, Clone, Copy, PartialEq)]

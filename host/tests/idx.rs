@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use picocnn::Dataset;
+use picocnn_host::Error;
+use picocnn_host::dataset::{self, Part};
+use picocnn_host::idx::{self, Images};
 use proptest::prelude::*;
-use trainer::dataset::{self, Part};
-use trainer::error::Error;
-use trainer::idx::{self, Images};
 
 fn data_dir() -> PathBuf {
     match std::env::var_os("PICOCNN_DATA") {
