@@ -13,7 +13,8 @@ use crate::network;
 use crate::progress::{Console, say};
 use crate::resume;
 use crate::train::{self, Outcome, Start, TrainConfig};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use picocnn_host::cli::{DatasetArg, checkpoint_path, history_path, resume_path};
 use picocnn::{Dataset, Variant};
 use picocnn_host::checkpoint;
 use picocnn_host::dataset::{self, Split};
@@ -79,24 +80,6 @@ pub struct ReportArgs {
     /// Directory holding the datasets [default: $PICOCNN_DATA, else `data`].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-}
-
-/// The dataset, as named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DatasetArg {
-    /// MNIST handwritten digits.
-    Mnist,
-    /// Fashion-MNIST clothing images.
-    Fashion,
-}
-
-impl From<DatasetArg> for Dataset {
-    fn from(d: DatasetArg) -> Dataset {
-        match d {
-            DatasetArg::Mnist => Dataset::Mnist,
-            DatasetArg::Fashion => Dataset::Fashion,
-        }
-    }
 }
 
 /// Options of a training run.
@@ -198,11 +181,6 @@ fn variant_name(variant: Variant) -> &'static str {
     }
 }
 
-/// `OUT` with its extension replaced by `extension` (`weights.bin` -> `weights.ckpt`).
-pub fn sibling(out: &Path, extension: &str) -> PathBuf {
-    out.with_extension(extension)
-}
-
 fn run_training(args: &TrainArgs) -> Result<()> {
     let variant = if args.pooling {
         Variant::Pool
@@ -256,7 +234,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         kernels::IMPLEMENTATION,
     ));
 
-    let resume_path = sibling(&args.out, "resume");
+    let resume_path = resume_path(&args.out);
     let start = match &args.resume {
         Some(path) => {
             let state = resume::read(path)?;
@@ -325,7 +303,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         dataset: which,
         params,
     };
-    let ckpt_path = sibling(&args.out, "ckpt");
+    let ckpt_path = checkpoint_path(&args.out);
     checkpoint::write(&ckpt_path, &checkpoint)?;
     let int8_accuracy =
         pool.install(|| write_model(&args.out, &checkpoint, &train_split, &data.test))?;
@@ -340,7 +318,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         test_accuracy: Some(test.accuracy()),
         test_accuracy_int8: int8_accuracy,
     };
-    let history_path = sibling(&args.out, "history.json");
+    let history_path = history_path(&args.out);
     let json = serde_json::to_vec_pretty(&history)
         .map_err(|e| Error::InvalidArgument(format!("cannot encode the history: {e}")))?;
     picocnn_host::atomic::write_atomic(&history_path, &json)
