@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use picocnn::Dataset;
-use picocnn::shape::{IMAGE_PIXELS, IMAGE_SIDE};
+use picocnn::shape::IMAGE_PIXELS;
 
 use crate::error::{Error, Result};
 use crate::idx;
@@ -183,14 +183,7 @@ pub fn load(dir: &Path, which: Dataset) -> Result<Data> {
 pub fn load_part(dir: &Path, which: Dataset, part: Part) -> Result<Split> {
     let images_path = find_file(dir, which, part, "images-idx3")?;
     let labels_path = find_file(dir, which, part, "labels-idx1")?;
-    let images = idx::read_images(&images_path)?;
-    if images.rows != IMAGE_SIDE || images.cols != IMAGE_SIDE {
-        return Err(Error::ImageSize {
-            path: images_path,
-            rows: u32::try_from(images.rows).unwrap_or(u32::MAX),
-            cols: u32::try_from(images.cols).unwrap_or(u32::MAX),
-        });
-    }
+    let images = idx::read_network_images(&images_path)?;
     let labels = idx::read_labels(&labels_path)?;
     if labels.len() != images.count {
         return Err(Error::CountMismatch {

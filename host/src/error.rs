@@ -136,15 +136,20 @@ pub enum Error {
         labels: usize,
     },
 
-    /// Images are not 28x28 where the network needs 28x28.
-    #[error("{}: images are {rows}x{cols}, the network needs 28x28", path.display())]
+    /// An IDX file's images are not the 28x28 the network takes (IDX images are network
+    /// input and used as they are; only pictures are rescaled).
+    #[error(
+        "{}: images are {rows}x{cols}, the network takes 28x28 (IDX images are used as they \
+         are; PNG and PGM pictures are rescaled)",
+        path.display()
+    )]
     ImageSize {
         /// The file involved.
         path: PathBuf,
         /// Rows per image.
-        rows: u32,
+        rows: usize,
         /// Columns per image.
-        cols: u32,
+        cols: usize,
     },
 
     /// An int8 model file is rejected by the core (corrupt, wrong version, bad shapes).

@@ -30,6 +30,8 @@ use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
 
+use picocnn::shape::IMAGE_SIDE;
+
 use crate::error::{Error, Result};
 
 /// Magic number of an IDX label file (unsigned bytes, one dimension).
@@ -44,6 +46,14 @@ pub const MAX_LABEL: u8 = 9;
 
 /// The first two bytes of every gzip stream, by which the readers recognise gzip.
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether a file starting with `prefix` (its first bytes) is for this reader: gzip, or an
+/// IDX file of unsigned bytes (`00 00 08`, then the number of dimensions). What exactly it
+/// holds is for [`read_images`] or [`read_labels`] to check.
+pub fn looks_like_idx(prefix: &[u8]) -> bool {
+    let ubyte = LABELS_MAGIC.to_be_bytes();
+    prefix.starts_with(&GZIP_MAGIC) || ubyte.get(..3).is_some_and(|m| prefix.starts_with(m))
+}
 /// Deflate never expands data by more than about 1032:1, so a gzip file cannot
 /// legitimately decode to more than this many times its own size; used only to bound the
 /// first allocation, the stream itself is still checked byte for byte.
@@ -138,6 +148,22 @@ pub fn read_images(path: &Path) -> Result<Images> {
         cols: usize_from(header.cols),
         pixels,
     })
+}
+
+/// Reads an IDX image file whose images must be network input: 28x28.
+///
+/// # Errors
+/// As [`read_images`], and [`Error::ImageSize`] for images of another size.
+pub fn read_network_images(path: &Path) -> Result<Images> {
+    let images = read_images(path)?;
+    if images.rows != IMAGE_SIDE || images.cols != IMAGE_SIDE {
+        return Err(Error::ImageSize {
+            path: path.to_owned(),
+            rows: images.rows,
+            cols: images.cols,
+        });
+    }
+    Ok(images)
 }
 
 /// Reads an IDX label file (raw or gzip-compressed); every label must be in `0..=9`.

@@ -7,7 +7,7 @@
 //!   `.ckpt`), [`codec`] (a [`QuantModel`](quant_model::QuantModel) to `weights.bin` and
 //!   back, through the core's file format).
 //! - Models: [`params`] (the float parameters), [`quant_model`] and [`quantize`] (int8,
-//!   TFLite-style), [`reference`] (plain f32 and int8 forward passes, the yardsticks for
+//!   TFLite-style), [`reference`](mod@reference) (plain f32 and int8 forward passes, the yardsticks for
 //!   the core), [`summary`] (the Keras-like table).
 //! - Command lines: [`cli`] (options both tools take, clap errors as one line, exit codes).
 //!

@@ -68,7 +68,7 @@ fn in_memory(source: picocnn::Error) -> picocnn_host::Error {
 /// Integer logits of every image of `split`, computed by the core from `bytes`.
 ///
 /// # Errors
-/// [`Error::ModelFile`] if the core rejects `bytes`.
+/// [`picocnn_host::Error::ModelFile`] if the core rejects `bytes`.
 pub fn core_logits(bytes: &[u8], split: &Split) -> Result<Vec<[i32; CLASSES]>> {
     let model = Model::from_bytes(bytes).map_err(in_memory)?;
     Ok(split
@@ -86,7 +86,7 @@ pub fn core_logits(bytes: &[u8], split: &Split) -> Result<Vec<[i32; CLASSES]>> {
 /// Fraction of `split` the int8 model in `bytes` classifies correctly (run by the core).
 ///
 /// # Errors
-/// [`Error::ModelFile`] if the core rejects `bytes`.
+/// [`picocnn_host::Error::ModelFile`] if the core rejects `bytes`.
 pub fn int8_accuracy(bytes: &[u8], split: &Split) -> Result<f64> {
     let logits = core_logits(bytes, split)?;
     let right = logits
@@ -103,7 +103,7 @@ pub fn int8_accuracy(bytes: &[u8], split: &Split) -> Result<f64> {
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for an empty calibration split or unusable parameters,
-/// [`Error::ModelFile`] if the core rejects the encoding, [`Error::Io`] if writing fails.
+/// [`picocnn_host::Error::ModelFile`] if the core rejects the encoding, [`picocnn_host::Error::Io`] if writing fails.
 pub fn export(
     checkpoint: &Checkpoint,
     calibration: &Split,

@@ -51,7 +51,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TrainState> {
 /// Reads a resume file.
 ///
 /// # Errors
-/// [`Error::Io`] if it cannot be read, else as [`from_bytes`].
+/// [`picocnn_host::Error::Io`] if it cannot be read, else as [`from_bytes`].
 pub fn read(path: &Path) -> Result<TrainState> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     from_bytes(&bytes, path)
@@ -60,7 +60,7 @@ pub fn read(path: &Path) -> Result<TrainState> {
 /// Writes a resume file atomically.
 ///
 /// # Errors
-/// [`Error::Io`] if writing fails (the destination is then unchanged).
+/// [`picocnn_host::Error::Io`] if writing fails (the destination is then unchanged).
 pub fn write(path: &Path, state: &TrainState) -> Result<()> {
     write_atomic(path, &to_bytes(state)?).map_err(|e| Error::io(path, e))
 }

@@ -55,7 +55,7 @@ pub(crate) fn text(size: f64) -> TextStyle<'static> {
 /// Renders `draw` on a white `width` x `height` canvas and writes it to `path` as PNG.
 ///
 /// # Errors
-/// [`Error::Plot`] if drawing or encoding fails, [`Error::Io`] if writing `path` fails.
+/// [`Error::Plot`] if drawing or encoding fails, [`picocnn_host::Error::Io`] if writing `path` fails.
 pub(crate) fn render_png(
     path: &Path,
     (width, height): (u32, u32),

@@ -55,7 +55,7 @@ pub struct Report {
 /// sorted by file name.
 ///
 /// # Errors
-/// [`Error::Io`] if `dir` cannot be read; [`Error::InvalidArgument`] if it holds no
+/// [`picocnn_host::Error::Io`] if `dir` cannot be read; [`Error::InvalidArgument`] if it holds no
 /// history, or a history has no model file next to it.
 pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
     let mut found = Vec::new();
@@ -93,7 +93,7 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
 /// Reads a training history written by the trainer.
 ///
 /// # Errors
-/// [`Error::Io`] if it cannot be read, [`Error::HistoryFile`] if it is not a history.
+/// [`picocnn_host::Error::Io`] if it cannot be read, [`Error::HistoryFile`] if it is not a history.
 pub fn read_history(path: &Path) -> Result<History> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|source| Error::HistoryFile {
@@ -129,7 +129,7 @@ struct Evaluated {
 ///
 /// # Errors
 /// Any error of [`find_models`], [`read_history`], loading the dataset, or writing a
-/// plot; [`Error::ModelFile`] if a model file is rejected by the core;
+/// plot; [`picocnn_host::Error::ModelFile`] if a model file is rejected by the core;
 /// [`Error::InvalidArgument`] if a model's variant or dataset disagrees with its history,
 /// or the models were trained on different datasets.
 pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Result<Report> {
