@@ -8,6 +8,7 @@
 
 use crate::layout::CONV_GROUP as GROUP;
 
+#[cfg_attr(picocnn_smlal, allow(dead_code))]
 /// Channel-wise maximum of a group's accumulators at the four positions of a 2x2 window.
 #[inline(always)]
 pub(crate) fn max_pool(window: &[[i32; GROUP]; 4]) -> [i32; GROUP] {
