@@ -4,24 +4,25 @@
 //! The input's zero point is -128, so `q - zero_point` is the raw pixel: accumulators are
 //! `bias + sum(w * pixel)` over the 9 taps. Max-pooling works on the raw accumulators
 //! before the bias and requantization (see [`pool`](crate::pool)). Weights are read in
-//! place in the layout `[group 4][tap 9][filter 8]` (see [`layout`](crate::layout)).
+//! place in the layout `[tap 9][filter 32]` (see [`layout`](crate::layout)).
 //!
 //! Two shapes of the same arithmetic, chosen by target:
-//! - **batched** (hosts, Cortex-M0, RISC-V): a group's 8 accumulators per position fill
-//!   one 256-bit register, and each 8-weight row is loaded once for all the positions
-//!   being computed (a band's 13 positions for variant A on a host, a pooling window's 4
+//! - **batched** (hosts, Cortex-M0, RISC-V): a group of 8 filters' accumulators per
+//!   position fill one 256-bit register, and each tap's 8 weights of the group (contiguous)
+//!   are loaded once for all the positions being computed (a band's 13 positions for variant A on a host, a pooling window's 4
 //!   for variant B). Both factors fit 16 bits: one `vpmaddwd` per multiply-add with AVX2.
 //! - **pairs** (ARMv7-M and later, `cfg(picocnn_smlal)`): two horizontally adjacent
 //!   positions share one 64-bit accumulator. Their pixels are packed in one register,
 //!   `left + right * 2^21`, so one `SMLAL` (32 x 32 + 64 -> 64 bits) does both
 //!   multiply-adds of a tap; a 9-tap sum fits 20 bits (`9 * 127 * 255 < 2^19`), so the
-//!   two sums come apart exactly. The nine packed taps stay in registers while the 32
-//!   filters' weights stream past them.
+//!   two sums come apart exactly. The nine packed taps stay in registers while one
+//!   pointer walks the 32 filters (a filter's weights are 32 bytes apart); the raw sums
+//!   are requantized afterwards, in a loop of their own.
 //!
 //! Both are compiled and compared on random inputs by the tests on every host.
 
 use crate::dense::Band;
-use crate::layout::{BAND_POSITIONS, CONV_GROUP as GROUP, CONV_GROUPS as GROUPS};
+use crate::layout::BAND_POSITIONS;
 use crate::quant::{Activation, ChannelParams, relu_requantize_slices};
 use crate::shape::{FILTERS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS};
 
@@ -31,10 +32,17 @@ pub(crate) type Patch = [u8; KERNEL_TAPS];
 /// One image row.
 pub(crate) type Row = [u8; IMAGE_SIDE];
 
-/// Convolution weights `[group][tap][filter]` and the filters' requantization parameters.
+/// Filters whose accumulators the batched shape computes together (one 256-bit vector).
+pub(crate) const GROUP: usize = 8;
+const _: () = assert!(FILTERS.is_multiple_of(GROUP));
+
+/// Convolution weights `[tap][filter]`.
+pub(crate) type ConvWeights = [[u8; FILTERS]; KERNEL_TAPS];
+
+/// Convolution weights and the filters' requantization parameters.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Conv<'a> {
-    pub(crate) weights: &'a [[[u8; GROUP]; KERNEL_TAPS]; GROUPS],
+    pub(crate) weights: &'a ConvWeights,
     pub(crate) params: ChannelParams<'a, FILTERS>,
 }
 
@@ -62,7 +70,8 @@ pub(crate) fn conv_band(conv: &Conv<'_>, rows: [&Row; 3], first: usize, band: &m
 /// One group of filters: its weights and requantization parameters.
 #[derive(Debug, Clone, Copy)]
 struct FilterGroup<'a> {
-    weights: &'a [[u8; GROUP]; KERNEL_TAPS],
+    /// Each tap's 8 weights of the group.
+    weights: [&'a [u8; GROUP]; KERNEL_TAPS],
     bias: &'a [[u8; 4]; GROUP],
     multiplier: &'a [[u8; 4]; GROUP],
     shift: &'a [u8; GROUP],
@@ -75,7 +84,7 @@ impl FilterGroup<'_> {
     fn accumulate<const P: usize>(&self, patches: &[Patch; P]) -> [[i32; GROUP]; P] {
         let bias = self.bias.map(i32::from_le_bytes);
         let mut acc = [bias; P];
-        for (tap, row) in self.weights.iter().enumerate() {
+        for (tap, &row) in self.weights.iter().enumerate() {
             for (a, patch) in acc.iter_mut().zip(patches) {
                 multiply_add(a, row, patch.get(tap).copied().unwrap_or(0));
             }
@@ -96,8 +105,13 @@ impl<'a> Conv<'a> {
     #[inline(always)]
     fn groups(&self) -> impl Iterator<Item = (usize, FilterGroup<'a>)> + use<'a> {
         let p = self.params;
-        self.weights
-            .iter()
+        let weights = self.weights;
+        (0..FILTERS / GROUP)
+            .map(move |g| {
+                weights
+                    .each_ref()
+                    .map(|tap| tap.as_chunks::<GROUP>().0.get(g).unwrap_or(&[0; GROUP]))
+            })
             .zip(p.bias.as_chunks::<GROUP>().0)
             .zip(p.multiplier.as_chunks::<GROUP>().0)
             .zip(p.shift.as_chunks::<GROUP>().0)
@@ -208,7 +222,7 @@ mod batched {
 #[cfg(any(test, picocnn_smlal))]
 mod pairs {
     use super::*;
-    use crate::quant::relu_requantize_raw;
+    use crate::quant::{FastRequant, relu_requantize_raw};
 
     /// Bit where the right position's pixel (and sum) starts in a packed tap.
     const LANE: u32 = 21;
@@ -223,97 +237,118 @@ mod pairs {
 
     #[inline(always)]
     fn pack(rows: [&Row; 3], x: usize, single: bool) -> Packed {
-        core::array::from_fn(|tap| {
-            let row = rows.get(tap / KERNEL_SIDE);
-            let at = |col: usize| i32::from(row.and_then(|r| r.get(col)).copied().unwrap_or(0));
-            let kx = tap % KERNEL_SIDE;
-            let right = if single { 0 } else { at(x + kx + 1) };
-            at(x + kx) | right << LANE
-        })
-    }
-
-    /// The raw sums (no bias) of filter `k` of a group at both packed positions.
-    #[inline(always)]
-    fn sums(weights: &[[u8; GROUP]; KERNEL_TAPS], k: usize, taps: &Packed) -> (i32, i32) {
-        let mut acc = 0i64;
-        for (row, &pixels) in weights.iter().zip(taps) {
-            let w = row.get(k).map_or(0, |&w| i64::from(w as i8));
-            acc = acc.wrapping_add(w.wrapping_mul(i64::from(pixels)));
+        let mut taps = [0i32; KERNEL_TAPS];
+        for (three, row) in taps.as_chunks_mut::<KERNEL_SIDE>().0.iter_mut().zip(rows) {
+            let at = |col: usize| i32::from(row.get(col).copied().unwrap_or(0));
+            for (kx, tap) in three.iter_mut().enumerate() {
+                let right = if single { 0 } else { at(x + kx + 1) };
+                *tap = at(x + kx) | right << LANE;
+            }
         }
-        // The low lane is its sum as a signed 21-bit number; removing it leaves the
-        // right sum times 2^21, exactly.
-        let left = ((acc as i32) << (32 - LANE)) >> (32 - LANE);
-        let right = (acc.wrapping_sub(i64::from(left)) >> LANE) as i32;
-        (left, right)
+        taps
     }
 
-    /// Bias plus `acc`, requantized with filter `f`'s parameters.
+    /// Calls `each(filter, left, right)` with every filter's raw sums (no bias) at the
+    /// two packed positions.
     #[inline(always)]
-    fn activation(params: &ChannelParams<'_, FILTERS>, f: usize, acc: i32) -> Activation {
-        let word = |words: &[[u8; 4]; FILTERS]| words.get(f).map_or(0, |w| i32::from_le_bytes(*w));
-        let shift = params.shift.get(f).copied().unwrap_or(0);
-        u16::from(relu_requantize_raw(
-            acc.wrapping_add(word(params.bias)),
-            word(params.multiplier),
-            shift,
-            params.zero_point,
-        ))
-        .to_le_bytes()
+    fn sums(weights: &ConvWeights, taps: &Packed, mut each: impl FnMut(usize, i32, i32)) {
+        for f in 0..FILTERS {
+            let mut acc = 0i64;
+            for (row, &pixels) in weights.iter().zip(taps) {
+                let w = row.get(f).map_or(0, |&w| i64::from(w as i8));
+                acc = acc.wrapping_add(w.wrapping_mul(i64::from(pixels)));
+            }
+            // The low lane is its sum as a signed 21-bit number; removing it leaves the
+            // right sum times 2^21, exactly.
+            let left = ((acc as i32) << (32 - LANE)) >> (32 - LANE);
+            let right = (acc.wrapping_sub(i64::from(left)) >> LANE) as i32;
+            each(f, left, right);
+        }
+    }
+
+    /// Bias plus `raw`, requantized, for every filter: one position's activations.
+    #[inline(always)]
+    fn requantize(
+        fast: &Option<FastRequant<FILTERS>>,
+        params: &ChannelParams<'_, FILTERS>,
+        raw: &[i32; FILTERS],
+        out: &mut [Activation; FILTERS],
+    ) {
+        match fast {
+            Some(fast) => fast.apply(raw, out),
+            None => activations(params, raw, out),
+        }
+    }
+
+    /// [`requantize`] without the prepared form (a shift below 33).
+    #[inline(always)]
+    fn activations(
+        params: &ChannelParams<'_, FILTERS>,
+        raw: &[i32; FILTERS],
+        out: &mut [Activation; FILTERS],
+    ) {
+        let channels = raw
+            .iter()
+            .zip(params.bias)
+            .zip(params.multiplier)
+            .zip(params.shift);
+        for (o, (((&r, b), m), &s)) in out.iter_mut().zip(channels) {
+            let acc = r.wrapping_add(i32::from_le_bytes(*b));
+            let q = relu_requantize_raw(acc, i32::from_le_bytes(*m), s, params.zero_point);
+            *o = u16::from(q).to_le_bytes();
+        }
     }
 
     #[inline(always)]
     pub(super) fn pooled_band(conv: &Conv<'_>, rows: [&Row; 4], band: &mut Band) {
         let [r0, r1, r2, r3] = rows;
-        // The top pair's maximum per filter, while the bottom pair is computed.
-        let mut top = [0i32; FILTERS];
-        for (window, out) in band.as_chunks_mut::<FILTERS>().0.iter_mut().enumerate() {
+        let fast = FastRequant::new(&conv.params);
+        let mut pooled = [0i32; FILTERS];
+        for (window, position) in band.as_chunks_mut::<FILTERS>().0.iter_mut().enumerate() {
             let x = 2 * window;
-            let taps = pack([r0, r1, r2], x, false);
-            for (weights, top) in conv.weights.iter().zip(top.as_chunks_mut::<GROUP>().0) {
-                for (k, t) in top.iter_mut().enumerate() {
-                    let (a, b) = sums(weights, k, &taps);
-                    *t = a.max(b);
+            let top = pack([r0, r1, r2], x, false);
+            sums(conv.weights, &top, |f, a, b| {
+                if let Some(p) = pooled.get_mut(f) {
+                    *p = a.max(b);
                 }
-            }
-            let taps = pack([r1, r2, r3], x, false);
-            let groups = conv.weights.iter().zip(top.as_chunks::<GROUP>().0);
-            for (g, ((weights, top), out)) in groups.zip(out.as_chunks_mut::<GROUP>().0).enumerate()
-            {
-                for (k, (&t, o)) in top.iter().zip(out.iter_mut()).enumerate() {
-                    let (c, d) = sums(weights, k, &taps);
-                    *o = activation(&conv.params, g * GROUP + k, t.max(c).max(d));
+            });
+            let bottom = pack([r1, r2, r3], x, false);
+            sums(conv.weights, &bottom, |f, c, d| {
+                if let Some(p) = pooled.get_mut(f) {
+                    *p = (*p).max(c).max(d);
                 }
-            }
+            });
+            requantize(&fast, &conv.params, &pooled, position);
         }
     }
 
     #[inline(always)]
     pub(super) fn conv_band(conv: &Conv<'_>, rows: [&Row; 3], first: usize, band: &mut Band) {
         let (pairs, last) = band.as_chunks_mut::<{ 2 * FILTERS }>();
+        let fast = FastRequant::new(&conv.params);
+        let (mut left, mut right) = ([0i32; FILTERS], [0i32; FILTERS]);
         for (n, out) in pairs.iter_mut().enumerate() {
             let taps = pack(rows, first + 2 * n, false);
-            let (left, right) = out.split_at_mut(FILTERS);
-            for (g, weights) in conv.weights.iter().enumerate() {
-                for k in 0..GROUP {
-                    let f = g * GROUP + k;
-                    let (a, b) = sums(weights, k, &taps);
-                    if let (Some(l), Some(r)) = (left.get_mut(f), right.get_mut(f)) {
-                        *l = activation(&conv.params, f, a);
-                        *r = activation(&conv.params, f, b);
-                    }
+            sums(conv.weights, &taps, |f, a, b| {
+                if let (Some(l), Some(r)) = (left.get_mut(f), right.get_mut(f)) {
+                    (*l, *r) = (a, b);
                 }
-            }
+            });
+            let [out_left, out_right] = out.as_chunks_mut::<FILTERS>().0 else {
+                continue;
+            };
+            requantize(&fast, &conv.params, &left, out_left);
+            requantize(&fast, &conv.params, &right, out_right);
         }
         // 13 positions: the last one alone.
         let taps = pack(rows, first + BAND_POSITIONS - 1, true);
-        for (g, weights) in conv.weights.iter().enumerate() {
-            for k in 0..GROUP {
-                let f = g * GROUP + k;
-                let (a, _) = sums(weights, k, &taps);
-                if let Some(l) = last.get_mut(f) {
-                    *l = activation(&conv.params, f, a);
-                }
+        sums(conv.weights, &taps, |f, a, _| {
+            if let Some(l) = left.get_mut(f) {
+                *l = a;
             }
+        });
+        if let Some(out) = last.first_chunk_mut::<FILTERS>() {
+            requantize(&fast, &conv.params, &left, out);
         }
     }
 }
@@ -338,20 +373,14 @@ mod tests {
     fn batched_and_pairs_agree() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         for round in 0..40 {
-            let mut weights: [[[u8; GROUP]; KERNEL_TAPS]; GROUPS] =
-                core::array::from_fn(|_| core::array::from_fn(|_| random_bytes(&mut state)));
+            let mut weights: ConvWeights = core::array::from_fn(|_| random_bytes(&mut state));
             if round % 4 == 0 {
                 // The largest sums: every weight at +-127 against 255 pixels.
-                for (i, w) in weights
-                    .as_flattened_mut()
-                    .as_flattened_mut()
-                    .iter_mut()
-                    .enumerate()
-                {
+                for (i, w) in weights.as_flattened_mut().iter_mut().enumerate() {
                     *w = if (i + round) % 3 == 0 { 0x81 } else { 0x7f };
                 }
             }
-            for w in weights.as_flattened_mut().as_flattened_mut() {
+            for w in weights.as_flattened_mut() {
                 if *w == 0x80 {
                     *w = 0x81; // -128 is not a valid symmetric weight
                 }
@@ -409,7 +438,7 @@ mod tests {
         });
         let shift = [31u8; GROUP];
         let group = FilterGroup {
-            weights: &weights,
+            weights: weights.each_ref(),
             bias: &words,
             multiplier: &words,
             shift: &shift,

@@ -4,11 +4,11 @@ use crate::conv::{Conv, conv_band, pooled_band};
 use crate::dense::{Band, BandWeights, OutputWeights, hidden_band, output_layer};
 use crate::error::{Error, Result};
 use crate::format::{Integrity, LayerFile, ModelFile};
-use crate::layout::{BAND_LEN, BAND_POSITIONS, CONV_GROUP, CONV_WEIGHTS, OUTPUT_WEIGHTS};
+use crate::layout::{BAND_LEN, BAND_POSITIONS, CONV_WEIGHTS, OUTPUT_WEIGHTS};
 use crate::prediction::{Logits, Prediction};
 use crate::quant::{ChannelParams, MAX_SHIFT, MIN_SHIFT};
 use crate::shape::{
-    CLASSES, CONV_SIDE, Dataset, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_TAPS, Variant,
+    CLASSES, CONV_SIDE, Dataset, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, Variant,
 };
 use crate::softmax::softmax;
 use core::fmt;
@@ -246,18 +246,8 @@ impl<'a> Model<'a> {
             });
         }
 
-        let conv_weights =
-            rows::<CONV_GROUP, { CONV_WEIGHTS / CONV_GROUP }>(file.conv.weights, CONV.weights)?;
         let conv = Conv {
-            weights: conv_weights
-                .as_chunks::<KERNEL_TAPS>()
-                .0
-                .try_into()
-                .map_err(|_| Error::ShapeMismatch {
-                    tensor: CONV.weights,
-                    expected: CONV_WEIGHTS,
-                    found: file.conv.weights.len(),
-                })?,
+            weights: rows::<FILTERS, { CONV_WEIGHTS / FILTERS }>(file.conv.weights, CONV.weights)?,
             params: channel_params(&file.conv, &CONV)?,
         };
 

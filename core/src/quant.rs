@@ -243,6 +243,59 @@ pub(crate) fn relu_requantize_slices(
     }
 }
 
+/// A layer's requantization prepared for the common case, every channel's shift at least
+/// 33: `min((mulhi(max(acc + bias, 0), m) + 2^(s-33)) >> (s - 32), 127 - zero_point)`,
+/// equal to [`relu_requantize_raw`] of `acc + bias` (see there). Preparing costs a few
+/// instructions per channel; applying it then needs no per-output shift arithmetic.
+#[cfg_attr(not(picocnn_smlal), allow(dead_code))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FastRequant<const N: usize> {
+    bias: [i32; N],
+    multiplier: [u32; N],
+    round: [u32; N],
+    shift: [u32; N],
+    ceiling: u32,
+}
+
+#[cfg_attr(not(picocnn_smlal), allow(dead_code))]
+impl<const N: usize> FastRequant<N> {
+    /// The prepared form of `params`, or `None` if a channel's shift is below 33.
+    #[inline(always)]
+    pub(crate) fn new(params: &ChannelParams<'_, N>) -> Option<Self> {
+        if params.shift.iter().any(|&s| s < 33) {
+            return None;
+        }
+        let shift = params.shift.map(|s| u32::from(s) - 32);
+        Some(FastRequant {
+            bias: params.bias.map(i32::from_le_bytes),
+            multiplier: params
+                .multiplier
+                .map(|m| u32::from_le_bytes(m) & 0x7fff_ffff),
+            // shift - 1 <= 61 - 32: no overflow.
+            round: shift.map(|s| 1u32.wrapping_shl(s.wrapping_sub(1))),
+            shift,
+            ceiling: 127u32.wrapping_sub(params.zero_point as u32) & 0xff,
+        })
+    }
+
+    /// Bias plus `raw`, ReLU, requantized and clamped, for every channel.
+    #[inline(always)]
+    pub(crate) fn apply(&self, raw: &[i32; N], out: &mut [Activation; N]) {
+        let channels = raw
+            .iter()
+            .zip(&self.bias)
+            .zip(&self.multiplier)
+            .zip(&self.round)
+            .zip(&self.shift);
+        for (o, ((((&r, &b), &m), &round), &s)) in out.iter_mut().zip(channels) {
+            let acc = r.wrapping_add(b).max(0) as u32;
+            let high = ((u64::from(acc) * u64::from(m)) >> 32) as u32;
+            let q = high.wrapping_add(round).wrapping_shr(s).min(self.ceiling);
+            *o = (q as u16).to_le_bytes();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +378,36 @@ mod tests {
             quantize_multiplier(f64::MIN_POSITIVE / 4.0),
             Multiplier::new(0, 62)
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn fast_requant_is_relu_requantize(
+            acc in any::<i32>(), bias in -(1i32 << 30)..(1 << 30), m in 0..=i32::MAX,
+            shift in 33u8..=MAX_SHIFT, zp in any::<i8>()
+        ) {
+            let bias_bytes = [bias.to_le_bytes()];
+            let m_bytes = [m.to_le_bytes()];
+            let params = ChannelParams { bias: &bias_bytes, multiplier: &m_bytes, shift: &[shift], zero_point: zp };
+            let fast = FastRequant::new(&params).unwrap();
+            let mut out = [[0u8; 2]];
+            fast.apply(&[acc], &mut out);
+            let want = relu_requantize_raw(acc.wrapping_add(bias), m, shift, zp);
+            prop_assert_eq!(activation_value(out[0]), i32::from(want));
+        }
+    }
+
+    #[test]
+    fn fast_requant_refuses_small_shifts() {
+        let params = ChannelParams {
+            bias: &[[0; 4]; 2],
+            multiplier: &[[0; 4]; 2],
+            shift: &[40, 32],
+            zero_point: -128,
+        };
+        assert!(FastRequant::new(&params).is_none());
     }
 
     #[test]
