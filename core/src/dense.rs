@@ -10,10 +10,10 @@
 //! - **per unit** (hosts): one dot product per unit with sixteen partial sums, which the
 //!   compiler turns into widening multiply-adds (`vpmovsxbw` + `vpmaddwd` per 16 weights
 //!   with AVX2), the band re-read from L1 for every unit.
-//! - **eight units at once** (microcontrollers): each activation is loaded once for
-//!   eight units, whose eight weights sit at fixed distances (`416 * r`, below the 4 KiB
-//!   reach of an Arm load's immediate offset) from one pointer. On Cortex-M3 that is a
-//!   load and a multiply-add per weight.
+//! - **rows** (microcontrollers without halfword multiplies): each activation is loaded
+//!   once for eight units, whose weights sit at fixed distances
+//!   (`416 * r`, within the 4 KiB reach of an Arm load's immediate offset) from one
+//!   pointer. On Cortex-M3 that is a load and a multiply-add per weight.
 //! - **pairs** (ARMv7E-M, `cfg(picocnn_halfword)`): four units at once, two activations
 //!   per 32-bit load, each half multiplied in place by `SMLABB`/`SMLATB`, so that the
 //!   four accumulators, two activation words, the weight and the pointers fit the
@@ -81,35 +81,42 @@ fn hidden_band_units(acc: &mut [i32; HIDDEN], weights: &BandWeights, band: &Band
     }
 }
 
-/// Units whose accumulators the microcontroller shape keeps in registers: with the
-/// weight, the activation, two pointers and the loop end, the 13 registers Thumb code
-/// can use (r7 is the frame pointer).
+/// Units per pass of the rows shape: on Cortex-M3 eight measure best (LLVM unrolls four
+/// activations deep and spills some of the eight accumulators, but six units plus a
+/// remainder of two cost more).
 const ROWS: usize = 8;
-const _: () = assert!(HIDDEN.is_multiple_of(ROWS));
-// Every weight of the eight rows is within an immediate offset of the first row's.
-const _: () = assert!((ROWS - 1) * BAND_LEN + BAND_LEN <= 4096);
+// Every weight of a pass is within an immediate offset of the first row's.
+const _: () = assert!(ROWS * BAND_LEN <= 4096);
 
-/// The eight-units-at-once shape (microcontrollers).
+/// The several-units-at-once shape (microcontrollers without halfword multiplies).
 #[cfg_attr(any(not(target_os = "none"), picocnn_halfword), allow(dead_code))]
 #[inline(always)]
 fn hidden_band_rows(acc: &mut [i32; HIDDEN], weights: &BandWeights, band: &Band) {
-    for (acc, rows) in acc
-        .as_chunks_mut::<ROWS>()
-        .0
-        .iter_mut()
-        .zip(weights.as_chunks::<ROWS>().0)
-    {
-        let mut sums = [0i32; ROWS];
-        for (i, &x) in band.iter().enumerate() {
-            let x = activation_value(x);
-            for (sum, row) in sums.iter_mut().zip(rows) {
-                let w = row.get(i).map_or(0, |&w| i32::from(w as i8));
-                *sum = sum.wrapping_add(w.wrapping_mul(x));
-            }
+    let (acc_rows, acc_rest) = acc.as_chunks_mut::<ROWS>();
+    let (weight_rows, weight_rest) = weights.as_chunks::<ROWS>();
+    for (acc, rows) in acc_rows.iter_mut().zip(weight_rows) {
+        rows_pass(acc, rows, band);
+    }
+    // 128 units: what is left after the passes of ROWS, two at a time.
+    let (acc_rest, _) = acc_rest.as_chunks_mut::<2>();
+    for (acc, rows) in acc_rest.iter_mut().zip(weight_rest.as_chunks::<2>().0) {
+        rows_pass(acc, rows, band);
+    }
+}
+
+/// `R` units' dot products with the band, each activation loaded once.
+#[inline(always)]
+fn rows_pass<const R: usize>(acc: &mut [i32; R], rows: &[[u8; BAND_LEN]; R], band: &Band) {
+    let mut sums = [0i32; R];
+    for (i, &x) in band.iter().enumerate() {
+        let x = activation_value(x);
+        for (sum, row) in sums.iter_mut().zip(rows) {
+            let w = row.get(i).map_or(0, |&w| i32::from(w as i8));
+            *sum = sum.wrapping_add(w.wrapping_mul(x));
         }
-        for (a, s) in acc.iter_mut().zip(sums) {
-            *a = a.wrapping_add(s);
-        }
+    }
+    for (a, s) in acc.iter_mut().zip(sums) {
+        *a = a.wrapping_add(s);
     }
 }
 
