@@ -42,7 +42,7 @@ start_time=$SECONDS
 pool=${PICOCNN_FW_POOL:-}
 nopool=${PICOCNN_FW_NOPOOL:-}
 count=100
-platforms=m4f,m3,m0,rv32
+platforms=m4f,m4f-dsp,m3,m0,rv32
 data=${PICOCNN_DATA:-data}
 while [ $# -gt 0 ]; do
   case $1 in

@@ -222,6 +222,7 @@ mod batched {
 #[cfg(any(test, picocnn_smlal))]
 mod pairs {
     use super::*;
+    use crate::dense::BAND_SLOTS;
     use crate::quant::{FastRequant, relu_requantize_raw};
 
     /// Bit where the right position's pixel (and sum) starts in a packed tap.
@@ -280,22 +281,29 @@ mod pairs {
         }
     }
 
-    /// [`requantize`] without the prepared form (a shift below 33).
+    /// [`requantize`] without the prepared form (a shift below 33), in the same slots.
     #[inline(always)]
     fn activations(
         params: &ChannelParams<'_, FILTERS>,
         raw: &[i32; FILTERS],
         out: &mut [Activation; FILTERS],
     ) {
-        let channels = raw
-            .iter()
-            .zip(params.bias)
-            .zip(params.multiplier)
-            .zip(params.shift);
-        for (o, (((&r, b), m), &s)) in out.iter_mut().zip(channels) {
-            let acc = r.wrapping_add(i32::from_le_bytes(*b));
-            let q = relu_requantize_raw(acc, i32::from_le_bytes(*m), s, params.zero_point);
-            *o = u16::from(q).to_le_bytes();
+        let word = |words: &[[u8; 4]; FILTERS], f: usize| {
+            words.get(f).map_or(0, |w| i32::from_le_bytes(*w))
+        };
+        for (g, out) in out.as_chunks_mut::<4>().0.iter_mut().enumerate() {
+            for (o, &c) in out.iter_mut().zip(&BAND_SLOTS) {
+                let f = 4 * g + c;
+                let acc = raw
+                    .get(f)
+                    .copied()
+                    .unwrap_or(0)
+                    .wrapping_add(word(params.bias, f));
+                let shift = params.shift.get(f).copied().unwrap_or(0);
+                let q =
+                    relu_requantize_raw(acc, word(params.multiplier, f), shift, params.zero_point);
+                *o = u16::from(q).to_le_bytes();
+            }
         }
     }
 

@@ -29,6 +29,15 @@ use crate::shape::{CLASSES, HIDDEN};
 /// One band of the hidden layer's input: 13 positions x 32 channels, position-major.
 pub(crate) type Band = [Activation; BAND_LEN];
 
+/// Where four consecutive channels of a position go in the band: slot `s` holds channel
+/// `BAND_SLOTS[s]` of its group of four. The `dsp` kernel needs channels (0, 2) and
+/// (1, 3) in its activation words; every other kernel reads them in order.
+#[cfg(picocnn_dsp)]
+pub(crate) const BAND_SLOTS: [usize; 4] = crate::dsp::DSP_SLOTS;
+/// Where four consecutive channels of a position go in the band: in order.
+#[cfg(not(picocnn_dsp))]
+pub(crate) const BAND_SLOTS: [usize; 4] = [0, 1, 2, 3];
+
 /// One band's hidden weights: `[unit][input in band]`.
 pub(crate) type BandWeights = [[u8; BAND_LEN]; HIDDEN];
 

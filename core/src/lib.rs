@@ -1,5 +1,8 @@
 #![no_std]
-#![forbid(unsafe_code)]
+// The default build has no unsafe code at all; with the `dsp` feature on an ARMv7E-M
+// target, the `dsp` module alone allows it, for its inline assembly.
+#![cfg_attr(not(picocnn_dsp), forbid(unsafe_code))]
+#![cfg_attr(picocnn_dsp, deny(unsafe_code))]
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -45,6 +48,8 @@
 
 mod conv;
 mod dense;
+#[cfg(any(picocnn_dsp, test))]
+mod dsp;
 pub mod error;
 pub mod format;
 pub mod layout;

@@ -38,13 +38,17 @@ pub const INPUT_ZERO_POINT: i8 = -128;
 /// static mut _SCRATCH: picocnn::Scratch = picocnn::Scratch::new();
 /// ```
 #[derive(Clone)]
+#[repr(C)]
 pub struct Scratch {
-    /// The current band's activations minus their zero point; at the end, the hidden
-    /// layer's activations.
-    band: Band,
     /// Hidden-layer accumulators.
     hidden: [i32; HIDDEN],
+    /// The current band's activations minus their zero point; at the end, the hidden
+    /// layer's activations. 4-byte aligned (`repr(C)`, after the i32s): the `dsp`
+    /// kernel loads it with `LDRD`.
+    band: Band,
 }
+
+const _: () = assert!(core::mem::offset_of!(Scratch, band).is_multiple_of(4));
 
 impl Scratch {
     /// Bytes of activation RAM, the same for both variants (1,344: the 416 i16 of a band

@@ -243,6 +243,8 @@ pub(crate) fn relu_requantize_slices(
     }
 }
 
+use crate::dense::BAND_SLOTS;
+
 /// A layer's requantization prepared for the common case, every channel's shift `s` at
 /// least 33: with `sh = s - 32`,
 /// `min((mulhi(max(acc + bias, 0), m) + 2^(sh-1)) >> sh, 127 - zero_point)`, equal to
@@ -260,9 +262,13 @@ pub(crate) struct FastRequant<const N: usize> {
 
 #[cfg_attr(not(picocnn_smlal), allow(dead_code))]
 impl<const N: usize> FastRequant<N> {
+    /// Channels come in groups of four (see [`BAND_SLOTS`]).
+    const GROUPS_OF_FOUR: () = assert!(N.is_multiple_of(4));
+
     /// The prepared form of `params`, or `None` if a channel's shift is below 33.
     #[inline(always)]
     pub(crate) fn new(params: &ChannelParams<'_, N>) -> Option<Self> {
+        let () = Self::GROUPS_OF_FOUR;
         if params.shift.iter().any(|&s| s < 33) {
             return None;
         }
@@ -297,13 +303,24 @@ impl<const N: usize> FastRequant<N> {
         }
     }
 
+    /// Writes channel `BAND_SLOTS[s]` of each group of four into slot `s` (see
+    /// [`BAND_SLOTS`]; constant offsets, no cost).
     #[inline(always)]
     fn apply_with(&self, raw: &[i32; N], out: &mut [Activation; N], clamp: impl Fn(u32) -> u32) {
         let high = |a: u32, b: u32| ((u64::from(a) * u64::from(b)) >> 32) as u32;
-        for ((o, &r), &[bias, m, round, scale]) in out.iter_mut().zip(raw).zip(&self.channels) {
-            let acc = r.wrapping_add(bias as i32).max(0) as u32;
-            let q = clamp(high(high(acc, m).wrapping_add(round), scale));
-            *o = (q as u16).to_le_bytes();
+        let groups = raw
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .zip(self.channels.as_chunks::<4>().0);
+        for (out, (raw, channels)) in out.as_chunks_mut::<4>().0.iter_mut().zip(groups) {
+            for (o, &c) in out.iter_mut().zip(&BAND_SLOTS) {
+                if let (Some(&r), Some(&[bias, m, round, scale])) = (raw.get(c), channels.get(c)) {
+                    let acc = r.wrapping_add(bias as i32).max(0) as u32;
+                    let q = clamp(high(high(acc, m).wrapping_add(round), scale));
+                    *o = (q as u16).to_le_bytes();
+                }
+            }
         }
     }
 }
@@ -397,26 +414,31 @@ mod tests {
 
         #[test]
         fn fast_requant_is_relu_requantize(
-            acc in any::<i32>(), bias in -(1i32 << 30)..(1 << 30), m in 0..=i32::MAX,
-            shift in 33u8..=MAX_SHIFT, zp in any::<i8>()
+            acc in any::<[i32; 4]>(), bias in any::<[i16; 4]>(), m in any::<[i32; 4]>(),
+            shift in proptest::array::uniform4(33u8..=MAX_SHIFT), zp in any::<i8>(),
+            big_bias in -(1i32 << 30)..(1 << 30)
         ) {
-            let bias_bytes = [bias.to_le_bytes()];
-            let m_bytes = [m.to_le_bytes()];
-            let params = ChannelParams { bias: &bias_bytes, multiplier: &m_bytes, shift: &[shift], zero_point: zp };
+            let bias: [i32; 4] = [i32::from(bias[0]) << 14, i32::from(bias[1]), big_bias, i32::from(bias[3])];
+            let m = m.map(|m| m & i32::MAX);
+            let bias_bytes = bias.map(i32::to_le_bytes);
+            let m_bytes = m.map(i32::to_le_bytes);
+            let params = ChannelParams { bias: &bias_bytes, multiplier: &m_bytes, shift: &shift, zero_point: zp };
             let fast = FastRequant::new(&params).unwrap();
-            let mut out = [[0u8; 2]];
-            fast.apply(&[acc], &mut out);
-            let want = relu_requantize_raw(acc.wrapping_add(bias), m, shift, zp);
-            prop_assert_eq!(activation_value(out[0]), i32::from(want));
+            let mut out = [[0u8; 2]; 4];
+            fast.apply(&acc, &mut out);
+            for (slot, &c) in BAND_SLOTS.iter().enumerate() {
+                let want = relu_requantize_raw(acc[c].wrapping_add(bias[c]), m[c], shift[c], zp);
+                prop_assert_eq!(activation_value(out[slot]), i32::from(want));
+            }
         }
     }
 
     #[test]
     fn fast_requant_refuses_small_shifts() {
         let params = ChannelParams {
-            bias: &[[0; 4]; 2],
-            multiplier: &[[0; 4]; 2],
-            shift: &[40, 32],
+            bias: &[[0; 4]; 4],
+            multiplier: &[[0; 4]; 4],
+            shift: &[40, 33, 62, 32],
             zero_point: -128,
         };
         assert!(FastRequant::new(&params).is_none());
