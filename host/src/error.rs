@@ -171,9 +171,100 @@ pub enum Error {
         reason: String,
     },
 
-    /// The command line or a library call got an argument it cannot use.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// Images to be written as IDX whose count, sides and pixel buffer do not agree, or
+    /// describe nothing or more than an IDX file may hold.
+    #[error(
+        "{}: cannot write {count} images of {rows}x{cols} from {pixels} pixels as IDX",
+        path.display()
+    )]
+    IdxWriteShape {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// Images.
+        count: usize,
+        /// Rows per image.
+        rows: usize,
+        /// Columns per image.
+        cols: usize,
+        /// Pixels given.
+        pixels: usize,
+    },
+
+    /// A label file to be written that is empty or larger than an IDX file may hold.
+    #[error("{}: cannot write {count} labels as IDX (1 to 2^31 bytes)", path.display())]
+    IdxWriteCount {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// Labels given.
+        count: usize,
+    },
+
+    /// Pixels and labels that do not make a set of 28x28 images with one label each.
+    #[error("{pixels} pixels do not make {labels} images of 28x28")]
+    SplitShape {
+        /// Pixels given.
+        pixels: usize,
+        /// Labels given.
+        labels: usize,
+    },
+
+    /// A validation fraction outside `[0, 1)`, or one that leaves the training or the
+    /// validation side without images.
+    #[error("validation split {fraction} of {images} training images leaves one side empty")]
+    ValidationSplit {
+        /// The fraction asked for.
+        fraction: f64,
+        /// Training images available.
+        images: usize,
+    },
+
+    /// Calibration was asked to look at no image.
+    #[error("calibration needs at least one image")]
+    NoCalibrationImages,
+
+    /// Float parameters whose tensor lengths do not fit their variant.
+    #[error("parameters do not have the shapes of variant {}", variant.name())]
+    ParamShapes {
+        /// The variant they claim.
+        variant: picocnn::Variant,
+    },
+
+    /// A trained layer that int8 cannot represent (see [`QuantProblem`]).
+    #[error("{layer}: channel {channel}: {problem}")]
+    Quantization {
+        /// `conv`, `hidden` or `output`.
+        layer: &'static str,
+        /// The output channel.
+        channel: usize,
+        /// What does not fit.
+        problem: QuantProblem,
+    },
+
+    /// A value could not be encoded as postcard (only a bug can cause it).
+    #[error("cannot encode the {what}: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// postcard's reason.
+        #[source]
+        source: postcard::Error,
+    },
+}
+
+/// Why a trained layer cannot be quantized.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum QuantProblem {
+    /// A weight is NaN or infinite.
+    #[error("a weight is not finite")]
+    NonFiniteWeight,
+    /// The bias, at scale `s_in * s_w`, exceeds what the int32 accumulator may start from.
+    #[error("bias {0} does not fit the int32 accumulator range")]
+    BiasRange(f32),
+    /// The requantization factor `s_in * s_w / s_out` has no int32 multiplier and shift.
+    #[error(
+        "requantization factor {0:e} is out of range (the weights or activations are too large or too small; a smaller learning rate may help)"
+    )]
+    FactorRange(f64),
 }
 
 /// The host crate's result type.

@@ -205,11 +205,10 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if !out_parent.is_dir() {
-        return Err(Error::InvalidArgument(format!(
-            "{}: output directory {} does not exist",
-            args.out.display(),
-            out_parent.display()
-        )));
+        return Err(Error::OutputDirMissing {
+            path: args.out.clone(),
+            dir: out_parent.to_owned(),
+        });
     }
 
     let dir = dataset::resolve_dir(args.data.as_deref());
@@ -319,8 +318,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         test_accuracy_int8: int8_accuracy,
     };
     let history_path = history_path(&args.out);
-    let json = serde_json::to_vec_pretty(&history)
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode the history: {e}")))?;
+    let json = serde_json::to_vec_pretty(&history).map_err(Error::HistoryEncode)?;
     picocnn_host::atomic::write_atomic(&history_path, &json)
         .map_err(|e| Error::io(&history_path, e))?;
     say(format_args!(

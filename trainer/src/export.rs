@@ -71,16 +71,14 @@ fn in_memory(source: picocnn::Error) -> picocnn_host::Error {
 /// [`picocnn_host::Error::ModelFile`] if the core rejects `bytes`.
 pub fn core_logits(bytes: &[u8], split: &Split) -> Result<Vec<[i32; CLASSES]>> {
     let model = Model::from_bytes(bytes).map_err(in_memory)?;
-    Ok(split
+    let logits: picocnn::Result<Vec<_>> = split
         .image_arrays()
         .par_iter()
         .map_init(Scratch::new, |scratch, image| {
-            model
-                .classify(image, scratch)
-                .map(|p| p.logits)
-                .unwrap_or([0; CLASSES])
+            model.classify(image, scratch).map(|p| p.logits)
         })
-        .collect())
+        .collect();
+    Ok(logits.map_err(in_memory)?)
 }
 
 /// Fraction of `split` the int8 model in `bytes` classifies correctly (run by the core).
@@ -102,7 +100,8 @@ pub fn int8_accuracy(bytes: &[u8], split: &Split) -> Result<f64> {
 /// `test` with the core itself.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] for an empty calibration split or unusable parameters,
+/// [`picocnn_host::Error::NoCalibrationImages`] for an empty calibration split,
+/// [`picocnn_host::Error::Quantization`] for parameters int8 cannot represent,
 /// [`picocnn_host::Error::ModelFile`] if the core rejects the encoding, [`picocnn_host::Error::Io`] if writing fails.
 pub fn export(
     checkpoint: &Checkpoint,

@@ -19,10 +19,15 @@ pub const VERSION: u32 = 1;
 /// The file's bytes for `state`.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if postcard cannot encode it (it always can).
+/// [`picocnn_host::Error::Encode`] if postcard cannot encode it (it always can).
 pub fn to_bytes(state: &TrainState) -> Result<Vec<u8>> {
-    framed::encode(&MAGIC, VERSION, state)
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode the training state: {e}")))
+    framed::encode(&MAGIC, VERSION, state).map_err(|source| {
+        picocnn_host::Error::Encode {
+            what: "training state",
+            source,
+        }
+        .into()
+    })
 }
 
 /// Decodes a resume file's bytes; `path` only names the file in errors.
