@@ -1,6 +1,7 @@
 //! Training and export for picocnn (work in progress).
 
 pub mod atomic;
+pub mod augment;
 pub mod checkpoint;
 pub mod cli;
 pub mod dataset;
@@ -18,4 +19,5 @@ pub mod quantize;
 pub mod reference;
 pub mod report;
 pub mod resume;
+pub mod schedule;
 pub mod train;
