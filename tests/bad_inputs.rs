@@ -752,6 +752,7 @@ fn trainer_rejects_bad_resume_files() {
         seed: 0,
         batch: 32,
         learning_rate: 1e-3,
+        recipe: Default::default(),
         train_images: 270,
         train_labels_crc: 0,
         epoch: 1,

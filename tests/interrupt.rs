@@ -352,6 +352,7 @@ fn a_resume_file_from_another_run_is_refused_and_a_fresh_run_mentions_it() {
         seed: 2,
         batch: 32,
         learning_rate: 1e-3,
+        recipe: Default::default(),
         train_images: train.len() - train.len() / 10,
         train_labels_crc: 0,
         epoch: 1,

@@ -5,6 +5,7 @@
 //! `.history.json` (per-epoch metrics). Subcommands (`trainer <name> ...`) are for tools
 //! around training; their arguments conflict with the training options.
 
+use crate::augment::Choice;
 use crate::error::{Error, Result};
 use crate::export;
 use crate::history::History;
@@ -12,7 +13,8 @@ use crate::kernels;
 use crate::network;
 use crate::progress::{Console, say};
 use crate::resume;
-use crate::train::{self, Outcome, Start, TrainConfig};
+use crate::schedule::Shape;
+use crate::train::{self, Outcome, Recipe, Start, TrainConfig};
 use clap::{Args, Parser, Subcommand};
 use picocnn::{Dataset, Variant};
 use picocnn_host::checkpoint;
@@ -105,6 +107,21 @@ pub struct TrainArgs {
     /// Adam's step size (Keras's default 0.001); a positive, finite number.
     #[arg(long, value_name = "RATE", default_value_t = 0.001, value_parser = parse_learning_rate)]
     pub learning_rate: f32,
+    /// Augment the training images on the fly, a new random transform per image and
+    /// epoch (validation and test images stay as stored). `light`: rotation ±6°, scale
+    /// ±7.5 %, shift ±1.4 px on digits, left-right flips on clothes; `strong`: twice the
+    /// geometry plus thicker/thinner strokes and lost detail on digits, flips and small
+    /// shifts on clothes; or `name=value,...` (rotation, scale, shift, flip, elastic,
+    /// dilate, erode, resolution, blur). A bare `--augment` is `light`.
+    #[arg(long, value_name = "PRESET", num_args = 0..=1, default_value = "none", default_missing_value = "light")]
+    pub augment: Choice,
+    /// How the learning rate changes over the run: `constant` (Keras's default), `cosine`
+    /// (half a cosine down to 0 at the end) or `step` (divided by 5 at 1/2 and at 3/4).
+    #[arg(long, value_enum, value_name = "SHAPE", default_value_t = Shape::Constant)]
+    pub lr_schedule: Shape,
+    /// Epochs of linear learning-rate warm-up before the schedule starts.
+    #[arg(long, value_name = "EPOCHS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub warmup: u32,
     /// Seed of the weight initialization and the per-epoch shuffling; equal seeds, data and
     /// settings give bit-identical weights, whatever the thread count.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -197,8 +214,19 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         batch: args.batch as usize,
         seed: args.seed,
         learning_rate: args.learning_rate,
+        recipe: Recipe {
+            augment: args.augment.resolve(which),
+            schedule: args.lr_schedule,
+            warmup_epochs: args.warmup,
+        },
         ..TrainConfig::keras(variant)
     };
+    if args.warmup as usize >= config.epochs && args.warmup > 0 {
+        return Err(Error::WarmupTooLong {
+            warmup: args.warmup as usize,
+            epochs: config.epochs,
+        });
+    }
     let out_parent = args
         .out
         .parent()
@@ -219,7 +247,7 @@ fn run_training(args: &TrainArgs) -> Result<()> {
     let interrupt = Interrupt::install();
     say(format_args!(
         "Variant {} on {}: {} training / {} validation / {} test images; batch {}, learning \
-         rate {}, {} epochs, seed {}, {} threads, {} kernels",
+         rate {}{}, {} epochs, seed {}, {} threads, {} kernels{}",
         variant_name(variant),
         which.name(),
         train_split.len(),
@@ -227,10 +255,12 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         data.test.len(),
         config.batch,
         config.learning_rate,
+        schedule_note(&config.recipe),
         config.epochs,
         config.seed,
         threads,
         kernels::IMPLEMENTATION,
+        augment_note(args.augment, &config.recipe),
     ));
 
     let resume_path = resume_path(&args.out);
@@ -312,6 +342,10 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         seed: config.seed,
         batch: config.batch,
         learning_rate: config.learning_rate,
+        augment: args.augment.name().into(),
+        augment_params: config.recipe.augment.to_string(),
+        lr_schedule: config.recipe.schedule.name().into(),
+        warmup_epochs: config.recipe.warmup_epochs,
         threads,
         epochs,
         test_accuracy: Some(test.accuracy()),
@@ -334,6 +368,24 @@ fn run_training(args: &TrainArgs) -> Result<()> {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
+}
+
+/// The settings line's words on the schedule: nothing for Keras's constant rate.
+fn schedule_note(recipe: &Recipe) -> String {
+    match (recipe.schedule, recipe.warmup_epochs) {
+        (Shape::Constant, 0) => String::new(),
+        (shape, 0) => format!(" ({})", shape.name()),
+        (shape, warmup) => format!(" ({}, {warmup} warm-up epochs)", shape.name()),
+    }
+}
+
+/// The settings line's words on augmentation: nothing without it.
+fn augment_note(choice: Choice, recipe: &Recipe) -> String {
+    if recipe.augment.is_identity() {
+        String::new()
+    } else {
+        format!(", augment {} ({})", choice.name(), recipe.augment)
+    }
 }
 
 /// `--learning-rate`: a positive, finite `f32`.

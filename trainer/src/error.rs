@@ -135,6 +135,15 @@ pub enum Error {
     #[error("cannot resume: {0}")]
     ResumeMismatch(String),
 
+    /// A learning-rate warm-up as long as the whole run.
+    #[error("--warmup {warmup} leaves no epoch of the {epochs} for the schedule")]
+    WarmupTooLong {
+        /// Warm-up epochs asked for.
+        warmup: usize,
+        /// Epochs of the run.
+        epochs: usize,
+    },
+
     /// Training stopped although nothing asked it to (only a bug can cause it).
     #[error("training stopped without being asked to")]
     UnexpectedStop,

@@ -14,7 +14,7 @@ use std::path::Path;
 /// First bytes of every resume file.
 pub const MAGIC: [u8; 8] = *b"PICORSUM";
 /// Format version this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The file's bytes for `state`.
 ///

@@ -116,6 +116,10 @@ fn history(variant: Variant, epochs: usize) -> History {
         seed: 1,
         batch: 32,
         learning_rate: 0.001,
+        augment: "none".into(),
+        augment_params: "none".into(),
+        lr_schedule: "constant".into(),
+        warmup_epochs: 0,
         threads: 2,
         epochs: (1..=epochs)
             .map(|e| {
