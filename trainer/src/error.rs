@@ -69,6 +69,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The trained model could not become an int8 `weights.bin`.
+    #[error("{}: cannot export the int8 model: {source}", path.display())]
+    Export {
+        /// The model file that was to be written.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: picocnn_host::Error,
+    },
+
     /// `--out` names a file in a directory that does not exist.
     #[error("{}: output directory {} does not exist", path.display(), dir.display())]
     OutputDirMissing {
