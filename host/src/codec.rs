@@ -8,8 +8,8 @@
 //! disagree about the layout.
 
 use picocnn::Model;
-use picocnn::dense::BAND_POSITIONS;
-use picocnn::format::{LayerFile, ModelFile};
+use picocnn::format::{Dimensions, LayerFile, ModelFile};
+use picocnn::layout::{conv_index, hidden_index, output_index};
 use picocnn::quant::Multiplier;
 use picocnn::shape::{CLASSES, FILTERS, HIDDEN, KERNEL_TAPS};
 
@@ -18,30 +18,20 @@ use crate::quant_model::{QuantLayer, QuantModel};
 /// Maps a weight's index in the natural layout to its position in the file.
 type Position = fn(usize) -> usize;
 
-/// Filters per group in the convolution's file layout.
-const CONV_GROUP: usize = 8;
-
-/// File position of conv weight `[filter][tap]` (natural index `filter * 9 + tap`):
-/// `[filter group][tap][filter in group]`.
+/// File position of conv weight `[filter][tap]` (natural index `filter * 9 + tap`).
 fn conv_position(natural: usize) -> usize {
-    let (filter, tap) = (natural / KERNEL_TAPS, natural % KERNEL_TAPS);
-    let (group, in_group) = (filter / CONV_GROUP, filter % CONV_GROUP);
-    (group * KERNEL_TAPS + tap) * CONV_GROUP + in_group
+    conv_index(natural / KERNEL_TAPS, natural % KERNEL_TAPS)
 }
 
 /// File position of hidden weight `[input][unit]` (natural index `input * 128 + unit`,
-/// input `position * 32 + channel`): `[band][unit][position in band][channel]`.
+/// input `position * 32 + channel`).
 fn hidden_position(natural: usize) -> usize {
-    let (input, unit) = (natural / HIDDEN, natural % HIDDEN);
-    let (position, channel) = (input / FILTERS, input % FILTERS);
-    let (band, in_band) = (position / BAND_POSITIONS, position % BAND_POSITIONS);
-    ((band * HIDDEN + unit) * BAND_POSITIONS + in_band) * FILTERS + channel
+    hidden_index(natural % HIDDEN, natural / HIDDEN)
 }
 
-/// File position of output weight `[unit][class]`: `[class][unit]`.
+/// File position of output weight `[unit][class]`.
 fn output_position(natural: usize) -> usize {
-    let (unit, class) = (natural / CLASSES, natural % CLASSES);
-    class * HIDDEN + unit
+    output_index(natural % CLASSES, natural / CLASSES)
 }
 
 /// `weights` (natural layout) at the file positions `position` gives.
@@ -126,6 +116,7 @@ pub fn encode(model: &QuantModel) -> picocnn::Result<Vec<u8>> {
     let file = ModelFile {
         variant: model.variant.code(),
         dataset: model.dataset.code(),
+        dimensions: Dimensions::of(model.variant),
         class_names: model.dataset.class_names(),
         input_scale: model.input_scale as f32,
         input_zero_point: model.input_zero_point,
