@@ -35,7 +35,11 @@ fn flip_offsets(len: usize, edge: usize, stride: usize) -> Vec<usize> {
 
 /// Where the payload starts: after the magic, the one-byte version and the varint length.
 fn payload_start(bytes: &[u8]) -> usize {
-    assert_eq!(bytes[4], 1, "format version 1 is one varint byte");
+    assert_eq!(
+        bytes[4],
+        picocnn::format::FORMAT_VERSION as u8,
+        "the format version is one varint byte"
+    );
     5 + bytes[5..].iter().position(|b| b & 0x80 == 0).unwrap() + 1
 }
 
@@ -96,7 +100,8 @@ fn a_file_of_the_other_variant_is_named_as_such() {
     let model = Model::from_bytes(&bytes).unwrap();
     assert_eq!(model.variant(), Variant::Pool);
     // Rewrite the variant code (the payload's first byte, after the magic, the version
-    // and the varint length) to A and fix the checksum: the shapes no longer fit.
+    // and the varint length) to A and fix the checksum: the header's dimensions (pooling)
+    // no longer fit the variant.
     let start = payload_start(&bytes);
     assert_eq!(bytes[start], Variant::Pool.code());
     let mut relabelled = bytes.clone();
@@ -106,10 +111,7 @@ fn a_file_of_the_other_variant_is_named_as_such() {
     relabelled[body..].copy_from_slice(&crc);
     assert!(matches!(
         Model::from_bytes(&relabelled),
-        Err(Error::ShapeMismatch {
-            tensor: "hidden.weights",
-            ..
-        })
+        Err(Error::ModelDimension { .. })
     ));
     // An unknown code is its own error.
     relabelled[start] = 7;

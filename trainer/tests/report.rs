@@ -582,7 +582,7 @@ fn report_names_the_missing_or_broken_model_file() {
     std::fs::write(models.join("pool.bin"), b"PCNN but not a model").unwrap();
     let err = report::write_report(&models, &data, &out).unwrap_err();
     assert!(
-        matches!(err, Error::Host(picocnn_host::Error::ModelFile { .. })),
+        matches!(err, Error::Host(picocnn_host::Error::Frame { .. })),
         "{err}"
     );
     assert!(err.to_string().contains("pool.bin"), "{err}");

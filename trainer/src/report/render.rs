@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use picocnn::shape::CLASSES;
 use picocnn::{Dataset, Model, Prediction, Scratch, Variant};
+use picocnn_host::frame;
 
 use super::comparison::{Comparison, VariantFigures, plot_comparison};
 use super::confusion::{Confusion, plot_confusion};
@@ -137,7 +138,7 @@ pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Resul
     let mut evaluated = Vec::new();
     for files in models {
         let history = read_history(&files.history)?;
-        let bytes = std::fs::read(&files.weights).map_err(|e| Error::io(&files.weights, e))?;
+        let bytes = frame::read(&frame::MODEL, &files.weights)?;
         let model = Model::from_bytes(&bytes).map_err(|source| picocnn_host::Error::ModelFile {
             path: files.weights.clone(),
             source,
