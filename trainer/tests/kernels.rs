@@ -176,11 +176,7 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-))]
+#[cfg(avx2_kernels)]
 mod avx_vs_scalar {
     use super::*;
     use trainer::kernels::avx;

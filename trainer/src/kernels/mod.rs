@@ -33,46 +33,26 @@ use picocnn::shape::{CONV_SIDE, FILTERS, IMAGE_PIXELS, KERNEL_TAPS, POOL_SIDE};
 
 pub mod scalar;
 
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-))]
+#[cfg(avx2_kernels)]
 pub mod avx;
 
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-))]
+#[cfg(avx2_kernels)]
 use avx as active;
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-)))]
+#[cfg(not(avx2_kernels))]
 use scalar as active;
 
 /// The batch is padded to a multiple of this many images (one 256-bit vector of f32).
 pub const LANES: usize = 8;
 
 /// Which implementation this build runs: `"avx2+fma"` or `"scalar"`.
-pub const IMPLEMENTATION: &str = if cfg!(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-)) {
+pub const IMPLEMENTATION: &str = if cfg!(avx2_kernels) {
     "avx2+fma"
 } else {
     "scalar"
 };
 
 /// True when this build compiled the AVX2/FMA kernels in (and therefore needs such a CPU).
-pub const AVX2_COMPILED: bool = cfg!(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-));
+pub const AVX2_COMPILED: bool = cfg!(avx2_kernels);
 
 /// Positions of the convolution's output map.
 pub const CONV_POSITIONS: usize = CONV_SIDE * CONV_SIDE;
