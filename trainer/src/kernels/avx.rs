@@ -13,9 +13,10 @@
 //! out of the tiles (listed once by `nonzero_rows`), which changes no bit of any sum.
 
 use super::AdamStep;
-use picocnn::shape::{
-    CONV_SIDE, FILTERS, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS, POOL_SIDE,
+use super::geometry::{
+    BLOCK_OFFSETS, BLOCK_PIXELS, TAP_OFFSETS, WINDOW, WINDOW_TAPS, conv_corner, pool_corner,
 };
+use picocnn::shape::{FILTERS, IMAGE_PIXELS, KERNEL_TAPS};
 use safe_arch::{
     add_m256, bitand_m256, bitandnot_m256, bitor_m256, blend_varying_m256, cmp_op,
     cmp_op_mask_m256, div_m256, fused_mul_add_m256, load_unaligned_m256, m256, max_m256,
@@ -33,17 +34,6 @@ const TILE_VECS: usize = 4;
 /// Reduction rows per block in [`dense_forward`]: the block's weights (48 x 128) and
 /// inputs (48 x 32 images) take 30 KiB and stay in L1 while every output tile sweeps them.
 const FORWARD_BLOCK: usize = 48;
-
-/// Pixel offsets of the 3x3 window's taps from its top-left pixel, in tap order.
-const TAP_OFFSETS: [usize; KERNEL_TAPS] = {
-    let mut offsets = [0; KERNEL_TAPS];
-    let mut k = 0;
-    while k < KERNEL_TAPS {
-        offsets[k] = (k / KERNEL_SIDE) * IMAGE_SIDE + k % KERNEL_SIDE;
-        k += 1;
-    }
-    offsets
-};
 
 #[inline(always)]
 fn load(a: &[f32; W]) -> m256 {
@@ -146,43 +136,6 @@ fn tile_row<T: Tile, const R: usize>(op: &mut T, r0: usize, vecs: usize) {
     }
 }
 
-/// Top-left input pixel of convolution output position `position`.
-fn conv_corner(position: usize) -> usize {
-    position / CONV_SIDE * IMAGE_SIDE + position % CONV_SIDE
-}
-
-/// Top-left input pixel of the 4x4 pixel block under pooled position `position`.
-fn pool_corner(position: usize) -> usize {
-    2 * (position / POOL_SIDE) * IMAGE_SIDE + 2 * (position % POOL_SIDE)
-}
-
-/// Pixel offsets of a 4x4 block's pixels from its corner, row by row.
-const BLOCK_OFFSETS: [usize; 16] = {
-    let mut offsets = [0; 16];
-    let mut q = 0;
-    while q < 16 {
-        offsets[q] = (q / 4) * IMAGE_SIDE + q % 4;
-        q += 1;
-    }
-    offsets
-};
-
-/// For pooling window element `k` (top-left, top-right, bottom-left, bottom-right) and
-/// tap `t`, the index of its pixel in the 4x4 block.
-const WINDOW_TAPS: [[usize; KERNEL_TAPS]; 4] = {
-    let mut taps = [[0; KERNEL_TAPS]; 4];
-    let mut k = 0;
-    while k < 4 {
-        let mut t = 0;
-        while t < KERNEL_TAPS {
-            taps[k][t] = (k / 2 + t / KERNEL_SIDE) * 4 + k % 2 + t % KERNEL_SIDE;
-            t += 1;
-        }
-        k += 1;
-    }
-    taps
-};
-
 /// The convolution weights and biases broadcast to vectors, once per call.
 fn broadcast_filters(w: &[f32], b: &[f32]) -> (Vec<[m256; KERNEL_TAPS]>, Vec<m256>) {
     let wv = w
@@ -262,20 +215,20 @@ pub fn conv_pool_forward(
     let px = lanes(pixels);
     let (wv, bv) = broadcast_filters(w, b);
     let zero = zeroed_m256();
-    let window_index: [m256; 4] = array::from_fn(|k| splat(k as f32));
+    let window_index: [m256; WINDOW] = array::from_fn(|k| splat(k as f32));
     let positions = lanes_mut(pooled)
         .chunks_exact_mut(FILTERS * nv)
         .zip(lanes_mut(argmax).chunks_exact_mut(FILTERS * nv));
     for (p, (pooled_pos, argmax_pos)) in positions.enumerate() {
         let corner = pool_corner(first + p);
         for lane in 0..nv {
-            let block: [m256; 16] =
+            let block: [m256; BLOCK_PIXELS] =
                 array::from_fn(|q| load(&px[(corner + BLOCK_OFFSETS[q]) * nv + lane]));
             let filters = pooled_pos
                 .chunks_exact_mut(nv)
                 .zip(argmax_pos.chunks_exact_mut(nv));
             for ((pooled_f, argmax_f), (wf, &bf)) in filters.zip(wv.iter().zip(&bv)) {
-                let conv: [m256; 4] = array::from_fn(|k| {
+                let conv: [m256; WINDOW] = array::from_fn(|k| {
                     let mut acc = bf;
                     for (&wk, &q) in wf.iter().zip(&WINDOW_TAPS[k]) {
                         acc = fma(wk, block[q], acc);
@@ -311,7 +264,7 @@ pub fn conv_pool_backward(
     let (pooled, argmax, grad) = (lanes(pooled), lanes(argmax), lanes(grad));
     let positions = pooled.len() / (FILTERS * nv);
     let zero = zeroed_m256();
-    let window_index: [m256; 4] = array::from_fn(|k| splat(k as f32));
+    let window_index: [m256; WINDOW] = array::from_fn(|k| splat(k as f32));
     let (dw_taps, db) = dw.split_at_mut(FILTERS * KERNEL_TAPS);
     for (f, (dwf, dbf)) in dw_taps
         .chunks_exact_mut(KERNEL_TAPS)

@@ -31,6 +31,7 @@
 
 use picocnn::shape::{CONV_SIDE, FILTERS, IMAGE_PIXELS, KERNEL_TAPS, POOL_SIDE};
 
+mod geometry;
 pub mod scalar;
 
 #[cfg(avx2_kernels)]

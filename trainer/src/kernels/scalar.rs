@@ -5,34 +5,8 @@
 //! can vectorize them for whatever the target offers. Shapes are checked by the caller.
 
 use super::AdamStep;
-use picocnn::shape::{
-    CONV_SIDE, FILTERS, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS, POOL_SIDE,
-};
-
-/// Pixel offsets of the 3x3 window's taps from its top-left pixel, in tap order.
-const TAP_OFFSETS: [usize; KERNEL_TAPS] = {
-    let mut offsets = [0; KERNEL_TAPS];
-    let mut k = 0;
-    while k < KERNEL_TAPS {
-        offsets[k] = (k / KERNEL_SIDE) * IMAGE_SIDE + k % KERNEL_SIDE;
-        k += 1;
-    }
-    offsets
-};
-
-/// Top-left input pixel of convolution output position `position`.
-fn conv_corner(position: usize) -> usize {
-    position / CONV_SIDE * IMAGE_SIDE + position % CONV_SIDE
-}
-
-/// Top-left input pixel of the 4x4 pixel block under pooled position `position`.
-fn pool_corner(position: usize) -> usize {
-    2 * (position / POOL_SIDE) * IMAGE_SIDE + 2 * (position % POOL_SIDE)
-}
-
-/// Offsets of a pooling window's four convolution positions' corners from the window's
-/// corner, in the order that decides ties (top-left, top-right, bottom-left, bottom-right).
-const WINDOW_OFFSETS: [usize; 4] = [0, 1, IMAGE_SIDE, IMAGE_SIDE + 1];
+use super::geometry::{TAP_OFFSETS, WINDOW_OFFSETS, conv_corner, pool_corner};
+use picocnn::shape::{FILTERS, IMAGE_PIXELS, KERNEL_TAPS};
 
 /// `bias + sum_k w[k] * pixel(corner + tap k)` for every lane.
 fn conv_lanes(pixels: &[f32], bp: usize, corner: usize, wf: &[f32], bias: f32, out: &mut [f32]) {
