@@ -10,7 +10,9 @@
 
 use picocnn::shape::{CONV_SIDE, FILTERS, IMAGE_PIXELS, KERNEL_TAPS, POOL_SIDE};
 use proptest::prelude::*;
-use trainer::kernels::{self, AdamStep, CONV_PARAMS, CONV_POSITIONS, POOL_POSITIONS, scalar};
+use trainer::kernels::{
+    self, AdamStep, CONV_PARAMS, CONV_POSITIONS, Kernels, POOL_POSITIONS, Scalar,
+};
 
 #[test]
 fn avx2_kernels_are_compiled_in_when_required() {
@@ -179,7 +181,7 @@ fn bits(v: &[f32]) -> Vec<u32> {
 #[cfg(avx2_kernels)]
 mod avx_vs_scalar {
     use super::*;
-    use trainer::kernels::avx;
+    use trainer::kernels::Avx2;
 
     /// A range of positions, `(first, count)`, inside a map of `positions`.
     fn position_range(positions: usize, longest: usize) -> impl Strategy<Value = (usize, usize)> {
@@ -198,8 +200,8 @@ mod avx_vs_scalar {
         ) {
             let mut want = vec![f32::NAN; n_out * bp];
             let mut got = vec![f32::NAN; n_out * bp];
-            scalar::dense_forward(&x, &w, n_out, &mut want);
-            avx::dense_forward(&x, &w, n_out, &mut got);
+            Scalar::dense_forward(&x, &w, n_out, &mut want);
+            Avx2::dense_forward(&x, &w, n_out, &mut got);
             prop_assert_eq!(want, got);
         }
 
@@ -211,8 +213,8 @@ mod avx_vs_scalar {
         ) {
             let mut want = vec![f32::NAN; n_out * 8];
             let mut got = vec![f32::NAN; n_out * 8];
-            scalar::dense_forward(&x, &w, n_out, &mut want);
-            avx::dense_forward(&x, &w, n_out, &mut got);
+            Scalar::dense_forward(&x, &w, n_out, &mut want);
+            Avx2::dense_forward(&x, &w, n_out, &mut got);
             prop_assert_eq!(want, got);
         }
 
@@ -224,8 +226,8 @@ mod avx_vs_scalar {
         ) {
             let mut want = vec![f32::NAN; rows * bp];
             let mut got = vec![f32::NAN; rows * bp];
-            scalar::dense_input_grad(&w, &dyt, n_out, &mut want);
-            avx::dense_input_grad(&w, &dyt, n_out, &mut got);
+            Scalar::dense_input_grad(&w, &dyt, n_out, &mut want);
+            Avx2::dense_input_grad(&w, &dyt, n_out, &mut got);
             prop_assert_eq!(want, got);
         }
 
@@ -238,8 +240,8 @@ mod avx_vs_scalar {
             let rows = x.len() / (dy.len() / n_out);
             let mut want = vec![f32::NAN; rows * n_out];
             let mut got = vec![f32::NAN; rows * n_out];
-            scalar::dense_weight_grad(&x, &dy, n_out, &mut want);
-            avx::dense_weight_grad(&x, &dy, n_out, &mut got);
+            Scalar::dense_weight_grad(&x, &dy, n_out, &mut want);
+            Avx2::dense_weight_grad(&x, &dy, n_out, &mut got);
             prop_assert_eq!(want, got);
         }
 
@@ -251,8 +253,8 @@ mod avx_vs_scalar {
         ) {
             let mut want = vec![f32::NAN; n_out * bp];
             let mut got = vec![f32::NAN; n_out * bp];
-            scalar::dense_forward(&x, &w, n_out, &mut want);
-            avx::dense_forward(&x, &w, n_out, &mut got);
+            Scalar::dense_forward(&x, &w, n_out, &mut want);
+            Avx2::dense_forward(&x, &w, n_out, &mut got);
             prop_assert_eq!(want, got);
         }
 
@@ -264,8 +266,8 @@ mod avx_vs_scalar {
         ) {
             let (mut want_dx, mut got_dx) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
             let (mut want_g, mut got_g) = (vec![f32::NAN; w.len()], vec![f32::NAN; w.len()]);
-            scalar::dense_backward_masked(&x, &dy, &transposed(&dy, n_out), n_out, &w, &mut want_dx, &mut want_g);
-            avx::dense_backward_masked(&x, &dy, &transposed(&dy, n_out), n_out, &w, &mut got_dx, &mut got_g);
+            Scalar::dense_backward_masked(&x, &dy, &transposed(&dy, n_out), n_out, &w, &mut want_dx, &mut want_g);
+            Avx2::dense_backward_masked(&x, &dy, &transposed(&dy, n_out), n_out, &w, &mut got_dx, &mut got_g);
             prop_assert!(want_dx.iter().zip(&x).all(|(&d, &x)| x != 0.0 || d == 0.0));
             prop_assert_eq!(want_dx, got_dx);
             prop_assert_eq!(want_g, got_g);
@@ -281,8 +283,8 @@ mod avx_vs_scalar {
             let (mut w1, mut m1, mut v1) = (w.clone(), m.clone(), v.clone());
             let (mut w2, mut m2, mut v2) = (w, m, v);
             let (mut dx1, mut dx2) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
-            scalar::dense_backward_masked_adam(&x, &dy, &transposed(&dy, n_out), n_out, &mut w1, &mut m1, &mut v1, adam_step(), &mut dx1);
-            avx::dense_backward_masked_adam(&x, &dy, &transposed(&dy, n_out), n_out, &mut w2, &mut m2, &mut v2, adam_step(), &mut dx2);
+            Scalar::dense_backward_masked_adam(&x, &dy, &transposed(&dy, n_out), n_out, &mut w1, &mut m1, &mut v1, adam_step(), &mut dx1);
+            Avx2::dense_backward_masked_adam(&x, &dy, &transposed(&dy, n_out), n_out, &mut w2, &mut m2, &mut v2, adam_step(), &mut dx2);
             prop_assert_eq!(dx1, dx2);
             prop_assert_eq!(bits(&w1), bits(&w2));
             prop_assert_eq!(bits(&m1), bits(&m2));
@@ -299,8 +301,8 @@ mod avx_vs_scalar {
         ) {
             let mut want = vec![f32::NAN; n * FILTERS * bp];
             let mut got = vec![f32::NAN; n * FILTERS * bp];
-            scalar::conv_forward(&pixels, &w, &b, first, &mut want);
-            avx::conv_forward(&pixels, &w, &b, first, &mut got);
+            Scalar::conv_forward(&pixels, &w, &b, first, &mut want);
+            Avx2::conv_forward(&pixels, &w, &b, first, &mut got);
             prop_assert!(want.iter().any(|&o| o > 0.0) && want.contains(&0.0));
             prop_assert_eq!(want, got);
         }
@@ -317,8 +319,8 @@ mod avx_vs_scalar {
             prop_assert_eq!(out.len(), n * FILTERS * bp);
             let mut want = vec![f32::NAN; CONV_PARAMS];
             let mut got = vec![f32::NAN; CONV_PARAMS];
-            scalar::conv_backward(&pixels, first, &out, &grad, &mut want);
-            avx::conv_backward(&pixels, first, &out, &grad, &mut got);
+            Scalar::conv_backward(&pixels, first, &out, &grad, &mut want);
+            Avx2::conv_backward(&pixels, first, &out, &grad, &mut got);
             prop_assert_eq!(want, got);
         }
 
@@ -334,16 +336,16 @@ mod avx_vs_scalar {
             let len = n * FILTERS * bp;
             let (mut want, mut want_arg) = (vec![f32::NAN; len], vec![f32::NAN; len]);
             let (mut got, mut got_arg) = (vec![f32::NAN; len], vec![f32::NAN; len]);
-            scalar::conv_pool_forward(&pixels, &w, &b, first, &mut want, &mut want_arg);
-            avx::conv_pool_forward(&pixels, &w, &b, first, &mut got, &mut got_arg);
+            Scalar::conv_pool_forward(&pixels, &w, &b, first, &mut want, &mut want_arg);
+            Avx2::conv_pool_forward(&pixels, &w, &b, first, &mut got, &mut got_arg);
             prop_assert_eq!(&want, &got);
             prop_assert_eq!(&want_arg, &got_arg);
 
             let grad: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
             let mut want_dw = vec![f32::NAN; CONV_PARAMS];
             let mut got_dw = vec![f32::NAN; CONV_PARAMS];
-            scalar::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, &mut want_dw);
-            avx::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, &mut got_dw);
+            Scalar::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, &mut want_dw);
+            Avx2::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, &mut got_dw);
             prop_assert_eq!(want_dw, got_dw);
         }
 
@@ -358,8 +360,8 @@ mod avx_vs_scalar {
         ) {
             let (mut w1, mut m1, mut v1) = (w.clone(), m.clone(), v.clone());
             let (mut w2, mut m2, mut v2) = (w, m, v);
-            scalar::adam_update(&mut w1, &mut m1, &mut v1, &g, adam_step());
-            avx::adam_update(&mut w2, &mut m2, &mut v2, &g, adam_step());
+            Scalar::adam_update(&mut w1, &mut m1, &mut v1, &g, adam_step());
+            Avx2::adam_update(&mut w2, &mut m2, &mut v2, &g, adam_step());
             prop_assert_eq!(bits(&w1), bits(&w2));
             prop_assert_eq!(bits(&m1), bits(&m2));
             prop_assert_eq!(bits(&v1), bits(&v2));
