@@ -1,7 +1,7 @@
 //! The backward pass: the loss gradient from the logits back to every parameter, the
 //! hidden layer's weights updated by Adam on the way when training.
 
-use super::{Network, Tally, Unit, argmax, softmax_cross_entropy, unit_positions};
+use super::{Network, Tally, Unit, unit_positions};
 use crate::kernels::{self, AdamStep, CONV_PARAMS};
 use crate::params::Params;
 use picocnn::Variant;
@@ -40,10 +40,7 @@ impl Network {
         let scale = 1.0 / self.n as f32;
         for (b, &label) in labels.iter().enumerate() {
             let logits = self.logits_of(b);
-            let (loss, probabilities) = softmax_cross_entropy(&logits, label);
-            tally.loss += f64::from(loss);
-            tally.correct += usize::from(argmax(&logits) == usize::from(label));
-            tally.count += 1;
+            let probabilities = tally.record(&logits, label);
             let d = &mut self.d_logits[b * CLASSES..][..CLASSES];
             for (k, (d_k, &p_k)) in d.iter_mut().zip(&probabilities).enumerate() {
                 let target = if k == usize::from(label) { 1.0 } else { 0.0 };

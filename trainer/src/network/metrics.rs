@@ -35,6 +35,15 @@ impl Tally {
         }
     }
 
+    /// Counts one image given its logits and label; returns the softmax of the logits.
+    pub fn record(&mut self, logits: &[f32; CLASSES], label: u8) -> [f32; CLASSES] {
+        let (loss, probabilities) = softmax_cross_entropy(logits, label);
+        self.loss += f64::from(loss);
+        self.correct += usize::from(argmax(logits) == usize::from(label));
+        self.count += 1;
+        probabilities
+    }
+
     /// Adds another tally's counts.
     pub fn add(&mut self, other: Tally) {
         self.loss += other.loss;
@@ -73,9 +82,7 @@ pub fn evaluate(params: &Params, images: &[u8], labels: &[u8]) -> Tally {
     assert_eq!(logits.len(), labels.len(), "one label per image");
     let mut tally = Tally::default();
     for (z, &label) in logits.iter().zip(labels) {
-        tally.loss += f64::from(softmax_cross_entropy(z, label).0);
-        tally.correct += usize::from(argmax(z) == usize::from(label));
-        tally.count += 1;
+        tally.record(z, label);
     }
     tally
 }
