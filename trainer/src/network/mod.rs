@@ -12,7 +12,7 @@
 //! on the inputs alone: not on the number of threads, nor on how they were scheduled.
 //!
 //! A training step ([`Network::train_step`]) applies Adam to the hidden layer's weights
-//! inside the backward pass, tile by tile (see `kernels::dense_weight_grad_adam`); the
+//! inside the backward pass, tile by tile (see [`kernels::dense_backward_masked_adam`]); the
 //! plain gradient ([`Network::gradients`]) is there for checks and gives the same step.
 //!
 //! For single images and plain loops, see `crate::reference`; this module is for speed.
