@@ -237,7 +237,9 @@ fn dense_weight_grad<K: Kernels>() {
 }
 
 /// A dense layer's backward inputs: `x` (with whole zero rows), `dy`, `n_out`, `w`.
-fn dense_backward_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, usize, Vec<f32>)> {
+type DenseBackward = (Vec<f32>, Vec<f32>, usize, Vec<f32>);
+
+fn dense_backward_case() -> impl Strategy<Value = DenseBackward> {
     dense_shape().prop_flat_map(|(rows, n_out, bp)| {
         (
             sparse_ints(rows, bp),
@@ -249,9 +251,7 @@ fn dense_backward_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, usize, Ve
 }
 
 /// [`dense_backward_case`] plus Adam's moments `m` and `v`.
-#[allow(clippy::type_complexity)]
-fn dense_backward_adam_case()
--> impl Strategy<Value = ((Vec<f32>, Vec<f32>, usize, Vec<f32>), Vec<f32>, Vec<f32>)> {
+fn dense_backward_adam_case() -> impl Strategy<Value = (DenseBackward, Vec<f32>, Vec<f32>)> {
     dense_backward_case().prop_flat_map(|case| {
         let len = case.3.len();
         (Just(case), ints(len, -2, 2), ints(len, 0, 3))
@@ -335,23 +335,36 @@ fn fused_backward_adam_equals_backward_then_adam<K: Kernels>() {
     });
 }
 
-fn conv_forward<K: Kernels>() {
-    let strategy = (position_range(CONV_POSITIONS, 60), padded_batch()).prop_flat_map(|(r, bp)| {
+/// A convolution's inputs over up to `longest` of a map's `positions`: `(first, count)`,
+/// pixels in `0..=top`, weights and biases in `-reach..=reach`.
+fn conv_case(
+    positions: usize,
+    longest: usize,
+    top: i8,
+    reach: i8,
+) -> impl Strategy<Value = ((usize, usize), Vec<f32>, Vec<f32>, Vec<f32>)> {
+    (position_range(positions, longest), padded_batch()).prop_flat_map(move |(r, bp)| {
         (
             Just(r),
-            ints(IMAGE_PIXELS * bp, 0, 3),
-            ints(FILTERS * KERNEL_TAPS, -2, 2),
-            ints(FILTERS, -2, 2),
+            ints(IMAGE_PIXELS * bp, 0, top),
+            ints(FILTERS * KERNEL_TAPS, -reach, reach),
+            ints(FILTERS, -reach, reach),
         )
-    });
-    for_all(strategy, |((first, n), pixels, w, b)| {
-        let len = n * FILTERS * (pixels.len() / IMAGE_PIXELS);
-        let want = output(len, |out| Scalar::conv_forward(&pixels, &w, &b, first, out));
-        let got = output(len, |out| K::conv_forward(&pixels, &w, &b, first, out));
-        prop_assert!(want.iter().any(|&o| o > 0.0) && want.contains(&0.0));
-        prop_assert_eq!(want, got);
-        Ok(())
-    });
+    })
+}
+
+fn conv_forward<K: Kernels>() {
+    for_all(
+        conv_case(CONV_POSITIONS, 60, 3, 2),
+        |((first, n), pixels, w, b)| {
+            let len = n * FILTERS * (pixels.len() / IMAGE_PIXELS);
+            let want = output(len, |out| Scalar::conv_forward(&pixels, &w, &b, first, out));
+            let got = output(len, |out| K::conv_forward(&pixels, &w, &b, first, out));
+            prop_assert!(want.iter().any(|&o| o > 0.0) && want.contains(&0.0));
+            prop_assert_eq!(want, got);
+            Ok(())
+        },
+    );
 }
 
 fn conv_backward<K: Kernels>() {
@@ -394,32 +407,27 @@ fn conv_pool<K: Kernels>(
 }
 
 fn conv_pool_forward_and_backward<K: Kernels>() {
-    let strategy = (position_range(POOL_POSITIONS, 20), padded_batch()).prop_flat_map(|(r, bp)| {
-        (
-            Just(r),
-            ints(IMAGE_PIXELS * bp, 0, 2),
-            ints(FILTERS * KERNEL_TAPS, -1, 1),
-            ints(FILTERS, -1, 1),
-        )
-    });
-    for_all(strategy, |((first, n), pixels, w, b)| {
-        // Tiny integers make ties and all-negative windows common: the tie rule is tested.
-        let len = n * FILTERS * (pixels.len() / IMAGE_PIXELS);
-        let (want, want_arg) = conv_pool::<Scalar>(&pixels, &w, &b, first, len);
-        let (got, got_arg) = conv_pool::<K>(&pixels, &w, &b, first, len);
-        prop_assert_eq!(&want, &got);
-        prop_assert_eq!(&want_arg, &got_arg);
+    for_all(
+        conv_case(POOL_POSITIONS, 20, 2, 1),
+        |((first, n), pixels, w, b)| {
+            // Tiny integers make ties and all-negative windows common: the tie rule is tested.
+            let len = n * FILTERS * (pixels.len() / IMAGE_PIXELS);
+            let (want, want_arg) = conv_pool::<Scalar>(&pixels, &w, &b, first, len);
+            let (got, got_arg) = conv_pool::<K>(&pixels, &w, &b, first, len);
+            prop_assert_eq!(&want, &got);
+            prop_assert_eq!(&want_arg, &got_arg);
 
-        let grad: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
-        let want_dw = output(CONV_PARAMS, |dw| {
-            Scalar::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, dw)
-        });
-        let got_dw = output(CONV_PARAMS, |dw| {
-            K::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, dw)
-        });
-        prop_assert_eq!(want_dw, got_dw);
-        Ok(())
-    });
+            let grad: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
+            let want_dw = output(CONV_PARAMS, |dw| {
+                Scalar::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, dw)
+            });
+            let got_dw = output(CONV_PARAMS, |dw| {
+                K::conv_pool_backward(&pixels, first, &want, &want_arg, &grad, dw)
+            });
+            prop_assert_eq!(want_dw, got_dw);
+            Ok(())
+        },
+    );
 }
 
 /// The fused convolution + pooling kernel equals the convolution followed by 2x2
