@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::format::{Integrity, LayerFile, ModelFile};
 use crate::layout::{BAND_LEN, BAND_POSITIONS, CONV_GROUP, CONV_WEIGHTS, OUTPUT_WEIGHTS};
 use crate::pool::max_pool;
+use crate::prediction::{Logits, Prediction};
 use crate::quant::{ChannelParams, MAX_SHIFT, MIN_SHIFT, Multiplier, requantize};
 use crate::shape::{
     CLASSES, CONV_SIDE, Dataset, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_TAPS, Variant,
@@ -81,19 +82,6 @@ impl fmt::Debug for Scratch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Scratch({} bytes)", Scratch::BYTES)
     }
-}
-
-/// What `classify` found for one image.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Prediction {
-    /// Index of the winning class: the first maximum of `logits`.
-    pub class: usize,
-    /// Integer logits, all at the model's common scale
-    /// ([`Model::logit_scale`], `2^-16` for files written by the trainer): exact, and
-    /// comparable across classes.
-    pub logits: [i32; CLASSES],
-    /// Softmax of the logits (precision: [`softmax::PRECISION`](crate::softmax::PRECISION)).
-    pub probabilities: [f32; CLASSES],
 }
 
 /// A validated int8 model whose tensors are borrowed from the file's bytes.
@@ -352,7 +340,40 @@ impl<'a> Model<'a> {
         self.tensor_bytes
     }
 
-    /// Classifies one 28x28 image (row-major, one byte per pixel, 0 = background).
+    /// The class and integer logits of one 28x28 image (row-major, one byte per pixel,
+    /// 0 = background): the firmware's entry. It cannot fail and uses no floating point;
+    /// [`Model::probabilities`] is the separate step that does.
+    ///
+    /// ```
+    /// # fn demo(model: &picocnn::Model<'_>, image: &[u8; 784]) {
+    /// use picocnn::Scratch;
+    /// let mut scratch = Scratch::new();
+    /// let logits = model.infer(image, &mut scratch);
+    /// assert!(logits.class < 10);
+    /// # }
+    /// ```
+    pub fn infer(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) -> Logits {
+        Logits::new(self.logits(image, scratch))
+    }
+
+    /// Softmax probabilities of `logits` (from [`Model::infer`] with this model), with
+    /// the precision of [`softmax::PRECISION`](crate::softmax::PRECISION). On a
+    /// microcontroller without an FPU this is ten software `exp`s.
+    pub fn probabilities(&self, logits: &Logits) -> [f32; CLASSES] {
+        softmax(&logits.values, self.logit_scale)
+    }
+
+    /// [`Model::infer`] and [`Model::probabilities`] in one call.
+    pub fn predict(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) -> Prediction {
+        let logits = self.infer(image, scratch);
+        Prediction {
+            class: logits.class,
+            logits: logits.values,
+            probabilities: self.probabilities(&logits),
+        }
+    }
+
+    /// [`Model::predict`] for an image given as a slice (e.g. read from a file).
     ///
     /// # Errors
     /// [`Error::ImageSize`] if `pixels` does not hold exactly 784 bytes; nothing else.
@@ -361,18 +382,7 @@ impl<'a> Model<'a> {
             expected: IMAGE_PIXELS,
             found: pixels.len(),
         })?;
-        let logits = self.logits(image, scratch);
-        let mut class = 0;
-        for (k, &l) in logits.iter().enumerate() {
-            if l > logits.get(class).copied().unwrap_or(i32::MIN) {
-                class = k;
-            }
-        }
-        Ok(Prediction {
-            class,
-            logits,
-            probabilities: softmax(&logits, self.logit_scale),
-        })
+        Ok(self.predict(image, scratch))
     }
 
     /// The integer logits of one image: fused conv + ReLU (+ pool) streamed band by band

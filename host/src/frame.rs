@@ -171,7 +171,7 @@ pub(crate) fn describe(what: &str, problem: &picocnn::Error) -> String {
         picocnn::Error::ModelBadMagic => format!("not a picocnn {what} (bad magic bytes)"),
         picocnn::Error::ModelVersion { found, expected } if found < expected => format!(
             "{what} written in format {found} by an older picocnn; this build reads format \
-             {expected}: write it again with this version"
+             {expected}: retrain or re-export it with this version"
         ),
         picocnn::Error::ModelVersion { found, expected } => format!(
             "{what} format {found} is newer than this build's format {expected}: update picocnn"
