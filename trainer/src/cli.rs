@@ -484,5 +484,38 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
         tally.mean_loss(),
         tally.count
     ));
+    if checkpoint.dataset == Dataset::Mnist {
+        report_heldout(params, &dir)?;
+    }
+    Ok(())
+}
+
+/// Prints the f32 model's accuracy on the held-out digits in `dir`, overall and per class;
+/// says how to get them if they are missing.
+fn report_heldout(params: &Params, dir: &Path) -> Result<()> {
+    let Some(set) = crate::heldout::load(dir)? else {
+        say(format_args!(
+            "{} not found in {} (scripts/fetch-data.sh copies them there)",
+            crate::heldout::NAME,
+            dir.join(crate::heldout::DIR).display()
+        ));
+        return Ok(());
+    };
+    let logits = network::predict(params, &set.images);
+    let predicted = logits.iter().map(network::argmax);
+    let counts = crate::heldout::per_class(&set.labels, predicted);
+    let correct: usize = counts.iter().map(|c| c.0).sum();
+    let per_class: Vec<String> = counts
+        .iter()
+        .enumerate()
+        .map(|(class, &(c, t))| format!("{class}: {:.1}", 100.0 * c as f64 / t.max(1) as f64))
+        .collect();
+    say(format_args!(
+        "{}: accuracy {:.2} % on {} images (per class %: {})",
+        crate::heldout::NAME,
+        100.0 * correct as f64 / set.len().max(1) as f64,
+        set.len(),
+        per_class.join(", ")
+    ));
     Ok(())
 }

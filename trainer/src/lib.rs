@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod error;
 pub mod export;
 pub mod framed;
+pub mod heldout;
 pub mod history;
 pub mod idx;
 pub mod kernels;
