@@ -10,13 +10,13 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use picocnn::{Dataset, Model, Scratch, Variant};
+use picocnn_host::quantize::{calibrate, quantize};
 use trainer::export::model_bytes;
-use trainer::quantize::{calibrate, quantize};
 
 #[path = "../tests/int8_support/mod.rs"]
 mod support;
 
-fn weights(variant: Variant, images: &trainer::dataset::Split) -> Vec<u8> {
+fn weights(variant: Variant, images: &picocnn_host::dataset::Split) -> Vec<u8> {
     if let Some(dir) = std::env::var_os("PICOCNN_BENCH_WEIGHTS_DIR") {
         let path = PathBuf::from(dir).join(format!("{}.bin", variant.name()));
         return std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -18,10 +18,10 @@ use std::process::Command;
 
 use picocnn::format::{ModelFile, crc32};
 use picocnn::{Dataset, Variant};
+use picocnn_host::dataset::{Part, Split, load_part};
+use picocnn_host::idx::{self, Images};
+use picocnn_host::params::{Checkpoint, Params};
 use picocnn_suite::{bin_path, data_dir, workspace_dir};
-use trainer::dataset::{Part, Split, load_part};
-use trainer::idx::{self, Images};
-use trainer::params::{Checkpoint, Params};
 
 const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
 const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
@@ -127,10 +127,10 @@ impl Fixture {
         test.images.truncate(100 * 784);
         test.labels.truncate(100);
         let checkpoint = random_checkpoint(Variant::Pool);
-        let ranges = trainer::quantize::calibrate(&checkpoint, &train, 300).unwrap();
-        let quant = trainer::quantize::quantize(&checkpoint, &ranges).unwrap();
+        let ranges = picocnn_host::quantize::calibrate(&checkpoint, &train, 300).unwrap();
+        let quant = picocnn_host::quantize::quantize(&checkpoint, &ranges).unwrap();
         let model = trainer::export::model_bytes(&quant).unwrap();
-        let checkpoint = trainer::checkpoint::to_bytes(&checkpoint).unwrap();
+        let checkpoint = picocnn_host::checkpoint::to_bytes(&checkpoint).unwrap();
         Fixture {
             root: tempfile::tempdir().unwrap(),
             train,

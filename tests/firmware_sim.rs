@@ -303,9 +303,10 @@ fn a_dataset_other_than_the_models_is_refused_in_one_line() {
     let other = work_dir().join("other.bin");
     std::fs::copy(model, &other).unwrap();
     let ckpt = std::fs::read(model.with_extension("ckpt")).unwrap();
-    let mut checkpoint = trainer::checkpoint::from_bytes(&ckpt, Path::new("pool.ckpt")).unwrap();
+    let mut checkpoint =
+        picocnn_host::checkpoint::from_bytes(&ckpt, Path::new("pool.ckpt")).unwrap();
     checkpoint.dataset = picocnn::Dataset::Fashion;
-    trainer::checkpoint::write(&other.with_extension("ckpt"), &checkpoint).unwrap();
+    picocnn_host::checkpoint::write(&other.with_extension("ckpt"), &checkpoint).unwrap();
     let out = firmware_sim(&["verify", "--weights", path(&other)]);
     assert_one_line_error(&out, &["other.ckpt", "pool/fashion", "pool/mnist"]);
 }

@@ -8,10 +8,10 @@
 mod int8_support;
 
 use picocnn::{Dataset, Model, Scratch, Variant};
+use picocnn_host::quantize::{calibrate, quantize};
+use picocnn_host::reference::logits_int8;
 use rayon::prelude::*;
 use trainer::export::{core_logits, model_bytes};
-use trainer::quantize::{calibrate, quantize};
-use trainer::reference::logits_int8;
 
 fn check(variant: Variant, dataset: Dataset) {
     let data = int8_support::load(dataset);
@@ -42,8 +42,10 @@ fn check(variant: Variant, dataset: Dataset) {
     );
 
     // The logits are not degenerate: they vary across images and classes.
-    let distinct_classes: std::collections::HashSet<usize> =
-        core.iter().map(|l| trainer::reference::argmax(l)).collect();
+    let distinct_classes: std::collections::HashSet<usize> = core
+        .iter()
+        .map(|l| picocnn_host::reference::argmax(l))
+        .collect();
     assert!(
         distinct_classes.len() >= 3,
         "{variant:?}/{dataset:?}: classes {distinct_classes:?}"
@@ -55,7 +57,7 @@ fn check(variant: Variant, dataset: Dataset) {
     for i in [0, 1, 4999, 9999] {
         let p = loaded.classify(data.test.image(i), &mut scratch).unwrap();
         assert_eq!(p.logits, reference[i]);
-        assert_eq!(p.class, trainer::reference::argmax(&reference[i]));
+        assert_eq!(p.class, picocnn_host::reference::argmax(&reference[i]));
     }
 }
 

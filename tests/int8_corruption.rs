@@ -7,14 +7,14 @@ mod int8_support;
 
 use picocnn::format::crc32;
 use picocnn::{Dataset, Error, Model, Variant};
+use picocnn_host::quantize::{calibrate, quantize};
 use trainer::export::model_bytes;
-use trainer::quantize::{calibrate, quantize};
 
 fn exported(variant: Variant) -> Vec<u8> {
-    let data = trainer::dataset::load_part(
+    let data = picocnn_host::dataset::load_part(
         &picocnn_suite::data_dir(),
         Dataset::Mnist,
-        trainer::dataset::Part::Test,
+        picocnn_host::dataset::Part::Test,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let checkpoint = int8_support::synthetic_checkpoint(variant, Dataset::Mnist, 11);

@@ -12,12 +12,12 @@ mod int8_support;
 use std::path::{Path, PathBuf};
 
 use picocnn::{Dataset, Model, Variant};
+use picocnn_host::dataset::{Data, Split};
+use picocnn_host::params::Checkpoint;
+use picocnn_host::quantize::{calibrate, quantize};
+use picocnn_host::reference::{accuracy_f32, logits_int8};
 use rayon::prelude::*;
-use trainer::dataset::{Data, Split};
 use trainer::export::{core_logits, export, model_bytes};
-use trainer::params::Checkpoint;
-use trainer::quantize::{calibrate, quantize};
-use trainer::reference::{accuracy_f32, logits_int8};
 use trainer::train::{Silent, TrainConfig, train};
 
 /// Keras's validation split: the last 10 % of the training images.
@@ -84,7 +84,7 @@ fn trained_dir() -> Option<PathBuf> {
 
 fn check_trained(dir: &Path, variant: Variant, dataset: Dataset) {
     let path = dir.join(format!("{}-{}.ckpt", variant.name(), dataset.name()));
-    let checkpoint = trainer::checkpoint::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    let checkpoint = picocnn_host::checkpoint::read(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(checkpoint.params.variant, variant);
     let Data {
         train: mut calibration,

@@ -17,10 +17,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use picocnn::{Dataset, Model, Variant};
+use picocnn_host::dataset::{Part, Split, load_part};
+use picocnn_host::idx::{self, Images};
+use picocnn_host::params::{Checkpoint, Params};
 use picocnn_suite::{bin_path, data_dir};
-use trainer::dataset::{Part, Split, load_part};
-use trainer::idx::{self, Images};
-use trainer::params::{Checkpoint, Params};
 
 /// A small MNIST dataset directory (`train`/`test` images cut from the real files).
 fn small_dataset(dir: &Path, train: usize, test: usize) {
@@ -60,10 +60,13 @@ fn previous_outputs(variant: Variant, calibration: &Split) -> (Vec<u8>, Vec<u8>)
         dataset: Dataset::Mnist,
         params,
     };
-    let ranges = trainer::quantize::calibrate(&checkpoint, calibration, 100).unwrap();
-    let quant = trainer::quantize::quantize(&checkpoint, &ranges).unwrap();
+    let ranges = picocnn_host::quantize::calibrate(&checkpoint, calibration, 100).unwrap();
+    let quant = picocnn_host::quantize::quantize(&checkpoint, &ranges).unwrap();
     let model = trainer::export::model_bytes(&quant).unwrap();
-    (model, trainer::checkpoint::to_bytes(&checkpoint).unwrap())
+    (
+        model,
+        picocnn_host::checkpoint::to_bytes(&checkpoint).unwrap(),
+    )
 }
 
 struct XorShift(u64);
@@ -89,7 +92,7 @@ fn check_outputs(out: &Path, old_model: &[u8], old_ckpt: &[u8], old_history: &[u
     let ckpt = std::fs::read(&ckpt_path).unwrap();
     let ckpt_new = ckpt != old_ckpt;
     if ckpt_new {
-        let ckpt = trainer::checkpoint::from_bytes(&ckpt, &ckpt_path)
+        let ckpt = picocnn_host::checkpoint::from_bytes(&ckpt, &ckpt_path)
             .unwrap_or_else(|e| panic!("new checkpoint is broken: {e}"));
         assert!(ckpt.params.has_valid_shapes());
     }

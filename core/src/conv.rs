@@ -8,60 +8,12 @@
 //! (a band's 13 positions for variant A, a pooling window's 4 for variant B). Both
 //! factors fit 16 bits, so every multiply-add is one `vpmaddwd` with AVX2.
 
-use crate::quant::relu_requantize_raw;
+use crate::layout::{CONV_GROUP as GROUP, CONV_GROUPS as GROUPS};
+use crate::quant::{ChannelParams, relu_requantize_slices};
 use crate::shape::{FILTERS, KERNEL_SIDE, KERNEL_TAPS};
-
-/// Filters whose accumulators are computed together.
-pub(crate) const GROUP: usize = 8;
-/// Filter groups.
-pub(crate) const GROUPS: usize = FILTERS / GROUP;
 
 /// A 3x3 input patch, row-major (`tap = ky * 3 + kx`).
 pub(crate) type Patch = [u8; KERNEL_TAPS];
-
-/// Per-filter requantization parameters as stored: `i32` little-endian, shifts as bytes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ChannelParams<'a, const N: usize> {
-    pub(crate) bias: &'a [[u8; 4]; N],
-    pub(crate) multiplier: &'a [[u8; 4]; N],
-    pub(crate) shift: &'a [u8; N],
-    pub(crate) zero_point: i8,
-}
-
-impl<const N: usize> ChannelParams<'_, N> {
-    /// Writes the biases, the accumulators' starting values, into `acc`.
-    #[inline(always)]
-    pub(crate) fn load_biases(&self, acc: &mut [i32; N]) {
-        for (a, b) in acc.iter_mut().zip(self.bias) {
-            *a = i32::from_le_bytes(*b);
-        }
-    }
-
-    /// Requantizes and clamps every channel into `out`: int8 activation minus zero point.
-    #[inline(always)]
-    pub(crate) fn relu_requantize(&self, acc: &[i32; N], out: &mut [i16; N]) {
-        relu_requantize_slices(acc, self.multiplier, self.shift, self.zero_point, out);
-    }
-}
-
-/// [`relu_requantize_raw`] over matching slices of accumulators and parameters.
-#[inline(always)]
-fn relu_requantize_slices(
-    acc: &[i32],
-    multiplier: &[[u8; 4]],
-    shift: &[u8],
-    zero_point: i8,
-    out: &mut [i16],
-) {
-    for (((o, &a), m), &s) in out.iter_mut().zip(acc).zip(multiplier).zip(shift) {
-        *o = i16::from(relu_requantize_raw(
-            a,
-            i32::from_le_bytes(*m),
-            s,
-            zero_point,
-        ));
-    }
-}
 
 /// One group of filters: its weights and requantization parameters.
 #[derive(Debug, Clone, Copy)]

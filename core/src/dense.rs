@@ -1,19 +1,14 @@
 //! The two dense layers: the hidden layer fed band by band, and the output layer.
 //!
 //! The hidden layer never sees the whole feature map. Features arrive in bands of
-//! [`BAND_POSITIONS`] positions (x 32 channels), and each of the 128 units adds one
-//! 416-long int8 x int16 dot product to its int32 accumulator. The weights are stored in
-//! exactly that order (`[band][unit][position][channel]`), so the loop reads flash
-//! sequentially and the compiler turns each dot product into widening multiply-adds
-//! (`vpmaddwd` with AVX2).
+//! [`BAND_POSITIONS`](crate::layout::BAND_POSITIONS) positions (x 32 channels), and each
+//! of the 128 units adds one 416-long int8 x int16 dot product to its int32 accumulator.
+//! The weights are stored in exactly that order (see [`layout`](crate::layout)), so the
+//! loop reads flash sequentially and the compiler turns each dot product into widening
+//! multiply-adds (`vpmaddwd` with AVX2).
 
-use crate::shape::{FILTERS, HIDDEN};
-
-/// Feature positions per band: half a 26-wide conv row (variant A), or one 13-wide pooled
-/// row (variant B).
-pub const BAND_POSITIONS: usize = 13;
-/// Activations per band (positions x channels).
-pub const BAND_LEN: usize = BAND_POSITIONS * FILTERS;
+use crate::layout::BAND_LEN;
+use crate::shape::HIDDEN;
 
 /// Lanes of the partial sums in [`dot`]: one 256-bit vector of i16 products.
 #[cfg(not(target_arch = "arm"))]

@@ -11,7 +11,9 @@ use core::fmt;
 pub enum Error {
     /// The file does not start with the picocnn magic bytes: not a picocnn model.
     ModelBadMagic,
-    /// The file is a picocnn model in a format version this build cannot read.
+    /// The file is a picocnn model in a format version this build cannot read (an older
+    /// one must be retrained or re-exported with this version; a newer one needs a newer
+    /// picocnn).
     ModelVersion {
         /// Version stored in the file.
         found: u16,
@@ -35,6 +37,16 @@ pub enum Error {
     ModelVariant {
         /// The variant code found in the file.
         code: u8,
+    },
+    /// The file's network has other dimensions than this build runs.
+    ModelDimension {
+        /// Which dimension, e.g. `"hidden"` (a field of
+        /// [`Dimensions`](crate::format::Dimensions)).
+        name: &'static str,
+        /// The value in the file.
+        found: u16,
+        /// The value this build supports for the file's variant.
+        supported: u16,
     },
     /// The file names a dataset this build does not know.
     ModelDataset {
@@ -71,9 +83,15 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Error::ModelBadMagic => f.write_str("not a picocnn model (bad magic bytes)"),
+            Error::ModelVersion { found, expected } if found < expected => write!(
+                f,
+                "model format version {found} is older than this build's version {expected}: \
+                 retrain or re-export the model with this version of picocnn"
+            ),
             Error::ModelVersion { found, expected } => write!(
                 f,
-                "model format version {found} is not supported (this build reads version {expected})"
+                "model format version {found} is newer than this build's version {expected}: \
+                 use a picocnn that reads version {found}"
             ),
             Error::ModelTruncated => f.write_str("model file is truncated"),
             Error::ModelChecksum { stored, computed } => write!(
@@ -85,6 +103,14 @@ impl fmt::Display for Error {
             }
             Error::ModelTrailingBytes => f.write_str("model file has bytes after its checksum"),
             Error::ModelVariant { code } => write!(f, "model has unknown network variant {code}"),
+            Error::ModelDimension {
+                name,
+                found,
+                supported,
+            } => write!(
+                f,
+                "model dimension {name} is {found}, this build supports {supported}"
+            ),
             Error::ModelDataset { code } => write!(f, "model has unknown dataset {code}"),
             Error::ModelQuantization { what } => {
                 write!(f, "model quantization parameter {what} is out of range")

@@ -1,39 +1,58 @@
-//! The `weights.bin` file: a short header, a postcard-encoded [`ModelFile`], a CRC32.
+//! The files picocnn writes: one frame (magic, version, length, payload, CRC32) around a
+//! payload, and the payload of `weights.bin`, a postcard-encoded [`ModelFile`].
 //!
-//! Layout, in order (postcard: integers as varints, `f32` as 4 little-endian bytes, byte
-//! strings and `str` as a varint length then the bytes, arrays without a length):
+//! **The frame**, shared by every picocnn file (the host's `.ckpt` and `.resume` use it
+//! with their own magic and version):
 //!
 //! | field | content |
 //! |---|---|
-//! | magic | the 4 bytes [`MAGIC`] (`PCNN`) |
-//! | version | [`FORMAT_VERSION`], varint |
-//! | length | bytes of the [`ModelFile`] that follows, varint |
+//! | magic | 4 bytes naming the kind of file ([`MAGIC`], `PCNN`, for a model) |
+//! | version | the format version of that kind of file, postcard varint (LEB128) |
+//! | length | bytes of the payload that follows, varint |
+//! | payload | `length` bytes |
+//! | CRC32 | 4 bytes, little-endian: CRC-32 (ISO-HDLC, as zlib) of every byte before it |
+//!
+//! [`read_header`] reads the first three fields from the first [`MAX_HEADER`] bytes alone,
+//! so a reader can check the kind, version and declared length of a file before reading
+//! it whole; [`encode_frame`] and [`decode_frame`] write and check a whole frame.
+//!
+//! **The model payload** (postcard: integers as varints, `f32` as 4 little-endian bytes,
+//! byte strings and `str` as a varint length then the bytes, arrays without a length):
+//!
+//! | field | content |
+//! |---|---|
 //! | `variant`, `dataset` | codes, see [`Variant::code`], [`Dataset::code`] |
+//! | `dimensions` | the network's [`Dimensions`], checked against what this build runs |
 //! | `class_names` | ten strings |
 //! | `input_scale`, `input_zero_point` | input quantization: `1/255`, `-128` (`q = pixel - 128`) |
 //! | `conv`, `hidden`, `output` | one [`LayerFile`] each |
-//! | CRC32 | 4 bytes, little-endian: CRC-32 (ISO-HDLC, as zlib) of every byte before it |
-//!
-//! The header lets a reader check, before parsing anything, that the file is complete
-//! (its length), intact (the CRC) and of a version it knows.
 //!
 //! Tensors are stored as raw byte strings so that [`Model`](crate::Model) borrows them in
 //! place (from flash on a microcontroller): int8 weights as bytes, int32 values as 4
-//! little-endian bytes each, shifts as one byte each. Weight layouts are those the
-//! inference loops read in order, see [`LayerFile::weights`].
+//! little-endian bytes each, shifts as one byte each. The order of the weights is defined
+//! in [`layout`](crate::layout).
+//!
+//! Nothing here can panic, whatever the bytes (the firmware check links a firmware whose
+//! panic handler does not exist).
 
 use crate::error::{Error, Result};
-use crate::shape::{CLASSES, Dataset, Variant};
+use crate::shape::{CLASSES, Dataset, FILTERS, HIDDEN, IMAGE_SIDE, KERNEL_SIDE, Variant};
 use serde::{Deserialize, Serialize};
 
 /// The first four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"PCNN";
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The model format version this build writes and reads.
+///
+/// Version 2 added the [`Dimensions`] and changed the order of the weights; version 1
+/// files are refused with a message to retrain or re-export them.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Bytes of the trailing checksum.
 pub const CRC_BYTES: usize = 4;
+
+/// Longest frame header: magic, a 3-byte varint version, a 5-byte varint length.
+pub const MAX_HEADER: usize = 4 + 3 + 5;
 
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
@@ -46,6 +65,202 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     CRC32.checksum(bytes)
 }
 
+/// The start of a frame: what [`read_header`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// The format version (equal to the one asked for).
+    pub version: u16,
+    /// Bytes of the header: where the payload starts.
+    pub payload_start: usize,
+    /// Bytes of the payload, as the header declares.
+    pub payload_len: usize,
+}
+
+impl Header {
+    /// Bytes of the whole frame the header announces (header, payload, checksum), or
+    /// `None` if that does not fit a `usize`.
+    pub const fn frame_len(&self) -> Option<usize> {
+        match self.payload_start.checked_add(self.payload_len) {
+            Some(body) => body.checked_add(CRC_BYTES),
+            None => None,
+        }
+    }
+}
+
+/// Reads a frame's magic, version and payload length from its first bytes (at most
+/// [`MAX_HEADER`] are looked at; the rest of the file need not be there).
+///
+/// The frame errors are the `Model*` variants of [`Error`] whatever the kind of file.
+///
+/// ```
+/// use picocnn::format::{encode_frame, read_header};
+/// let mut buf = [0u8; 32];
+/// let len = encode_frame(*b"DEMO", 3, b"payload", &mut buf).unwrap();
+/// let header = read_header(&buf[..6], *b"DEMO", 3).unwrap();
+/// assert_eq!((header.payload_start, header.payload_len), (6, 7));
+/// assert_eq!(header.frame_len(), Some(len));
+/// ```
+///
+/// # Errors
+/// [`Error::ModelBadMagic`] if the bytes (even fewer than 4) do not start with `magic`,
+/// [`Error::ModelVersion`] for another version, [`Error::ModelTruncated`] if the header
+/// is incomplete, [`Error::ModelMalformed`] for a varint that is too long.
+pub fn read_header(bytes: &[u8], magic: [u8; 4], version: u16) -> Result<Header> {
+    let prefix = bytes.get(..magic.len()).unwrap_or(bytes);
+    if magic.get(..prefix.len()) != Some(prefix) {
+        return Err(Error::ModelBadMagic);
+    }
+    let rest = bytes.get(magic.len()..).ok_or(Error::ModelTruncated)?;
+    let (found, rest) = postcard::take_from_bytes::<u16>(rest).map_err(decode_error)?;
+    if found != version {
+        return Err(Error::ModelVersion {
+            found,
+            expected: version,
+        });
+    }
+    let (length, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
+    Ok(Header {
+        version: found,
+        payload_start: bytes.len() - rest.len(),
+        payload_len: usize::try_from(length).map_err(|_| Error::ModelTruncated)?,
+    })
+}
+
+/// Appends `value` as a postcard (LEB128) varint; returns the new length.
+fn put_varint(out: &mut [u8], mut at: usize, mut value: u32) -> Option<usize> {
+    loop {
+        let low = (value & 0x7f) as u8;
+        value >>= 7;
+        *out.get_mut(at)? = if value == 0 { low } else { low | 0x80 };
+        at += 1;
+        if value == 0 {
+            return Some(at);
+        }
+    }
+}
+
+/// Writes a frame whose payload `write_payload` encodes in place: it gets the buffer after
+/// room for the longest header and returns the payload's length. Returns the frame's
+/// length. [`encode_frame`] is this with a copy; [`ModelFile::encode`] serializes straight
+/// into the buffer.
+///
+/// # Errors
+/// [`Error::EncodeBufferTooSmall`] if `out` cannot hold the frame, or `write_payload`'s
+/// error.
+pub fn encode_frame_with(
+    magic: [u8; 4],
+    version: u16,
+    out: &mut [u8],
+    write_payload: impl FnOnce(&mut [u8]) -> Result<usize>,
+) -> Result<usize> {
+    let room = out
+        .get_mut(MAX_HEADER..)
+        .ok_or(Error::EncodeBufferTooSmall)?;
+    let payload_len = write_payload(room)?;
+    let length = u32::try_from(payload_len).map_err(|_| Error::EncodeBufferTooSmall)?;
+    let mut header = [0u8; MAX_HEADER];
+    if let Some((head, _)) = header.split_first_chunk_mut::<4>() {
+        *head = magic;
+    }
+    let start = put_varint(&mut header, magic.len(), u32::from(version))
+        .and_then(|at| put_varint(&mut header, at, length))
+        .ok_or(Error::EncodeBufferTooSmall)?;
+    let end = start + payload_len;
+    if MAX_HEADER + payload_len > out.len() || end + CRC_BYTES > out.len() {
+        return Err(Error::EncodeBufferTooSmall);
+    }
+    // The payload moves back over the unused part of the header room.
+    out.copy_within(MAX_HEADER..MAX_HEADER + payload_len, start);
+    for (dst, &src) in out.iter_mut().zip(header.get(..start).unwrap_or(&[])) {
+        *dst = src;
+    }
+    let crc = crc32(out.get(..end).unwrap_or(&[])).to_le_bytes();
+    let tail = out
+        .get_mut(end..end + CRC_BYTES)
+        .ok_or(Error::EncodeBufferTooSmall)?;
+    for (dst, src) in tail.iter_mut().zip(crc) {
+        *dst = src;
+    }
+    Ok(end + CRC_BYTES)
+}
+
+/// Writes `payload` framed with `magic`, `version`, its length and a CRC32 into `out`;
+/// returns the bytes written.
+///
+/// # Errors
+/// [`Error::EncodeBufferTooSmall`] if `out` cannot hold the frame.
+pub fn encode_frame(magic: [u8; 4], version: u16, payload: &[u8], out: &mut [u8]) -> Result<usize> {
+    encode_frame_with(magic, version, out, |room| {
+        let dst = room
+            .get_mut(..payload.len())
+            .ok_or(Error::EncodeBufferTooSmall)?;
+        dst.copy_from_slice(payload);
+        Ok(payload.len())
+    })
+}
+
+/// Whether [`decode_frame_with`] computes the checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrity {
+    /// Check the CRC32 over the whole frame: for bytes that may be damaged (the default).
+    Crc,
+    /// Skip the CRC32 (header and length are still checked): for bytes whose checksum was
+    /// verified before and that cannot have changed since, such as weights in flash
+    /// checked on the first boot.
+    Trusted,
+}
+
+/// The payload of a whole frame, after checking its magic, version, length and CRC32, in
+/// that order.
+///
+/// ```
+/// use picocnn::format::{decode_frame, encode_frame};
+/// let mut buf = [0u8; 32];
+/// let len = encode_frame(*b"DEMO", 3, b"payload", &mut buf).unwrap();
+/// assert_eq!(decode_frame(&buf[..len], *b"DEMO", 3), Ok(&b"payload"[..]));
+/// buf[7] ^= 1;
+/// assert!(decode_frame(&buf[..len], *b"DEMO", 3).is_err());
+/// ```
+///
+/// # Errors
+/// [`read_header`]'s, then [`Error::ModelTruncated`], [`Error::ModelTrailingBytes`] or
+/// [`Error::ModelChecksum`].
+pub fn decode_frame(bytes: &[u8], magic: [u8; 4], version: u16) -> Result<&[u8]> {
+    decode_frame_with(bytes, magic, version, Integrity::Crc)
+}
+
+/// [`decode_frame`], with the checksum computed or not as `integrity` says.
+///
+/// # Errors
+/// As [`decode_frame`] (never [`Error::ModelChecksum`] with [`Integrity::Trusted`]).
+pub fn decode_frame_with(
+    bytes: &[u8],
+    magic: [u8; 4],
+    version: u16,
+    integrity: Integrity,
+) -> Result<&[u8]> {
+    let header = read_header(bytes, magic, version)?;
+    let expected = header.frame_len().ok_or(Error::ModelTruncated)?;
+    if bytes.len() < expected {
+        return Err(Error::ModelTruncated);
+    }
+    if bytes.len() > expected {
+        return Err(Error::ModelTrailingBytes);
+    }
+    let (body, stored) = bytes
+        .split_last_chunk::<CRC_BYTES>()
+        .ok_or(Error::ModelTruncated)?;
+    if integrity == Integrity::Crc {
+        let stored = u32::from_le_bytes(*stored);
+        let computed = crc32(body);
+        if stored != computed {
+            return Err(Error::ModelChecksum { stored, computed });
+        }
+    }
+    body.get(header.payload_start..)
+        .ok_or(Error::ModelTruncated)
+}
+
 /// One layer's quantized tensors and requantization parameters.
 ///
 /// For `N` output channels: `bias`, `multiplier` are `N` little-endian `i32`, `shift` and
@@ -54,14 +269,8 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 /// `multiplier / 2^shift` (see [`quant`](crate::quant)).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LayerFile<'a> {
-    /// int8 weights (symmetric, per output channel, in `-127..=127`), as bytes. Layouts:
-    /// - `conv`: `[filter group 4][tap 9][filter 8]`, tap = `ky * 3 + kx`, filter
-    ///   `8 * group + k`;
-    /// - `hidden`: `[band][unit 128][position 13][channel 32]`, where band `b` holds the
-    ///   13 feature positions `13b..13b+13` of the row-major feature map (half a conv row
-    ///   for variant A, one pooled row for variant B), so each unit's weights for a band
-    ///   are one contiguous 416-byte dot product;
-    /// - `output`: `[class 10][unit 128]`.
+    /// int8 weights (symmetric, per output channel, in `-127..=127`), as bytes, in the
+    /// order [`layout`](crate::layout) defines.
     pub weights: &'a [u8],
     /// Per output channel: the real scale of its weights (`max |w| / 127`), f32 LE.
     pub weight_scale: &'a [u8],
@@ -77,14 +286,83 @@ pub struct LayerFile<'a> {
     pub out_zero_point: i8,
 }
 
-/// The contents of a model file between its header and its checksum, borrowing the
-/// tensors.
+// Every dimension fits the header's u16 fields.
+const _: () = assert!(IMAGE_SIDE <= u16::MAX as usize);
+const _: () = assert!(FILTERS <= u16::MAX as usize);
+const _: () = assert!(KERNEL_SIDE <= u16::MAX as usize);
+const _: () = assert!(HIDDEN <= u16::MAX as usize);
+const _: () = assert!(CLASSES <= u16::MAX as usize);
+
+/// The network's dimensions as a file states them, so that a reader built for other
+/// shapes refuses the file by name instead of misreading its tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Dimensions {
+    /// Side of the square one-channel input image, in pixels.
+    pub input_side: u16,
+    /// Convolution filters (output channels).
+    pub filters: u16,
+    /// Side of the square convolution kernel.
+    pub kernel_side: u16,
+    /// Side of the max-pooling window after the convolution: 1 (none) or 2.
+    pub pool: u16,
+    /// Units of the hidden dense layer.
+    pub hidden: u16,
+    /// Output classes.
+    pub classes: u16,
+}
+
+impl Dimensions {
+    /// The dimensions of `variant` in this build.
+    pub const fn of(variant: Variant) -> Self {
+        Dimensions {
+            input_side: IMAGE_SIDE as u16,
+            filters: FILTERS as u16,
+            kernel_side: KERNEL_SIDE as u16,
+            pool: match variant {
+                Variant::NoPool => 1,
+                Variant::Pool => 2,
+            },
+            hidden: HIDDEN as u16,
+            classes: CLASSES as u16,
+        }
+    }
+
+    /// Checks that these are the dimensions of `variant` in this build.
+    ///
+    /// # Errors
+    /// [`Error::ModelDimension`] naming the first dimension that differs.
+    pub fn check(&self, variant: Variant) -> Result<()> {
+        let supported = Dimensions::of(variant);
+        let pairs = [
+            ("input_side", self.input_side, supported.input_side),
+            ("filters", self.filters, supported.filters),
+            ("kernel_side", self.kernel_side, supported.kernel_side),
+            ("pool", self.pool, supported.pool),
+            ("hidden", self.hidden, supported.hidden),
+            ("classes", self.classes, supported.classes),
+        ];
+        for (name, found, supported) in pairs {
+            if found != supported {
+                return Err(Error::ModelDimension {
+                    name,
+                    found,
+                    supported,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The payload of a model file, borrowing the tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile<'a> {
     /// [`Variant::code`] of the network.
     pub variant: u8,
     /// [`Dataset::code`] of the training data.
     pub dataset: u8,
+    /// The network's dimensions.
+    pub dimensions: Dimensions,
     /// Class names in label order.
     #[serde(borrow)]
     pub class_names: [&'a str; CLASSES],
@@ -103,43 +381,9 @@ pub struct ModelFile<'a> {
     pub output: LayerFile<'a>,
 }
 
-/// Longest header: magic, a 3-byte varint version, a 5-byte varint length.
-const MAX_HEADER: usize = 4 + 3 + 5;
-
-/// Appends `value` as a postcard (LEB128) varint; returns the new length.
-fn put_varint(out: &mut [u8], mut at: usize, mut value: u32) -> Option<usize> {
-    loop {
-        let low = (value & 0x7f) as u8;
-        value >>= 7;
-        *out.get_mut(at)? = if value == 0 { low } else { low | 0x80 };
-        at += 1;
-        if value == 0 {
-            return Some(at);
-        }
-    }
-}
-
-/// The magic, version and payload length at the start of a file, and where the payload
-/// starts.
-fn read_header(bytes: &[u8]) -> Result<(u16, u32, usize)> {
-    let prefix = bytes.get(..MAGIC.len()).unwrap_or(bytes);
-    if MAGIC.get(..prefix.len()) != Some(prefix) {
-        return Err(Error::ModelBadMagic);
-    }
-    let rest = bytes.get(MAGIC.len()..).ok_or(Error::ModelTruncated)?;
-    let (version, rest) = postcard::take_from_bytes::<u16>(rest).map_err(decode_error)?;
-    if version != FORMAT_VERSION {
-        return Err(Error::ModelVersion {
-            found: version,
-            expected: FORMAT_VERSION,
-        });
-    }
-    let (length, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
-    Ok((version, length, bytes.len() - rest.len()))
-}
-
 impl<'a> ModelFile<'a> {
-    /// Encodes the header, the model and its CRC32 into `out`; returns the bytes written.
+    /// Encodes the model in its frame (magic [`MAGIC`], version [`FORMAT_VERSION`]) into
+    /// `out`; returns the bytes written.
     ///
     /// No validation happens here: [`Model::from_bytes`](crate::Model::from_bytes) on the
     /// result is the check.
@@ -147,59 +391,30 @@ impl<'a> ModelFile<'a> {
     /// # Errors
     /// [`Error::EncodeBufferTooSmall`] if `out` cannot hold the encoding.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize> {
-        let scratch = out
-            .get_mut(MAX_HEADER..)
-            .ok_or(Error::EncodeBufferTooSmall)?;
-        let payload_len = postcard::to_slice(self, scratch)
-            .map_err(|_| Error::EncodeBufferTooSmall)?
-            .len();
-        let length = u32::try_from(payload_len).map_err(|_| Error::EncodeBufferTooSmall)?;
-        let header = out
-            .get_mut(..MAGIC.len())
-            .ok_or(Error::EncodeBufferTooSmall)?;
-        header.copy_from_slice(&MAGIC);
-        let at = put_varint(out, MAGIC.len(), u32::from(FORMAT_VERSION))
-            .and_then(|at| put_varint(out, at, length))
-            .ok_or(Error::EncodeBufferTooSmall)?;
-        out.copy_within(MAX_HEADER..MAX_HEADER + payload_len, at);
-        let body_len = at + payload_len;
-        let (body, rest) = out.split_at_mut(body_len);
-        let crc = crc32(body).to_le_bytes();
-        rest.get_mut(..CRC_BYTES)
-            .ok_or(Error::EncodeBufferTooSmall)?
-            .copy_from_slice(&crc);
-        Ok(body_len + CRC_BYTES)
+        encode_frame_with(MAGIC, FORMAT_VERSION, out, |room| {
+            postcard::to_slice(self, room)
+                .map(|payload| payload.len())
+                .map_err(|_| Error::EncodeBufferTooSmall)
+        })
     }
 
-    /// Checks a file's header, length and checksum, in that order, then decodes it.
-    /// Values (codes, shapes, parameter ranges) are checked by
-    /// [`Model::from_bytes`](crate::Model::from_bytes).
+    /// Checks a file's frame (magic, version, length, checksum, in that order), then
+    /// decodes the payload. Values (codes, dimensions, shapes, parameter ranges) are
+    /// checked by [`Model::from_bytes`](crate::Model::from_bytes).
     ///
     /// # Errors
-    /// [`Error::ModelBadMagic`], [`Error::ModelVersion`], [`Error::ModelTruncated`],
-    /// [`Error::ModelTrailingBytes`], [`Error::ModelChecksum`] or
-    /// [`Error::ModelMalformed`] (a checksum-valid file that does not decode).
+    /// [`decode_frame`]'s, or [`Error::ModelMalformed`] (a frame whose payload does not
+    /// decode).
     pub fn decode(bytes: &'a [u8]) -> Result<Self> {
-        let (_, length, start) = read_header(bytes)?;
-        let expected = usize::try_from(length)
-            .ok()
-            .and_then(|l| l.checked_add(start + CRC_BYTES))
-            .ok_or(Error::ModelTruncated)?;
-        if bytes.len() < expected {
-            return Err(Error::ModelTruncated);
-        }
-        if bytes.len() > expected {
-            return Err(Error::ModelTrailingBytes);
-        }
-        let (body, tail) = bytes.split_at(expected - CRC_BYTES);
-        let mut stored = [0u8; CRC_BYTES];
-        stored.copy_from_slice(tail);
-        let stored = u32::from_le_bytes(stored);
-        let computed = crc32(body);
-        if stored != computed {
-            return Err(Error::ModelChecksum { stored, computed });
-        }
-        let payload = body.get(start..).ok_or(Error::ModelMalformed)?;
+        Self::decode_with(bytes, Integrity::Crc)
+    }
+
+    /// [`ModelFile::decode`], with the checksum computed or not as `integrity` says.
+    ///
+    /// # Errors
+    /// As [`ModelFile::decode`].
+    pub fn decode_with(bytes: &'a [u8], integrity: Integrity) -> Result<Self> {
+        let payload = decode_frame_with(bytes, MAGIC, FORMAT_VERSION, integrity)?;
         match postcard::take_from_bytes::<ModelFile<'a>>(payload) {
             Ok((file, [])) => Ok(file),
             _ => Err(Error::ModelMalformed),

@@ -44,9 +44,10 @@
 //! the layers `conv`, `pool`, `dense`, [`softmax`], and [`model`] which fuses them.
 
 mod conv;
-pub mod dense;
+mod dense;
 pub mod error;
 pub mod format;
+pub mod layout;
 pub mod model;
 mod pool;
 pub mod quant;

@@ -1,11 +1,12 @@
 //! A validated model borrowed from its bytes, the scratch RAM, and `classify`.
 
-use crate::conv::{ChannelParams, Conv, GROUP, GROUPS, group_slice, patch, window_patches};
-use crate::dense::{BAND_LEN, BAND_POSITIONS, accumulate_band, dot};
+use crate::conv::{Conv, group_slice, patch, window_patches};
+use crate::dense::{accumulate_band, dot};
 use crate::error::{Error, Result};
-use crate::format::{LayerFile, ModelFile};
+use crate::format::{Integrity, LayerFile, ModelFile};
+use crate::layout::{BAND_LEN, BAND_POSITIONS, CONV_GROUP, CONV_WEIGHTS, OUTPUT_WEIGHTS};
 use crate::pool::max_pool;
-use crate::quant::{MAX_SHIFT, MIN_SHIFT, Multiplier, requantize};
+use crate::quant::{ChannelParams, MAX_SHIFT, MIN_SHIFT, Multiplier, requantize};
 use crate::shape::{
     CLASSES, CONV_SIDE, Dataset, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_TAPS, Variant,
 };
@@ -18,16 +19,6 @@ use core::fmt;
 pub const BIAS_LIMIT: i32 = 1 << 30;
 
 const _: () = assert!(Variant::NoPool.flat_len() * 128 * 255 < (1 << 30));
-const _: () = assert!(
-    Variant::NoPool
-        .feature_positions()
-        .is_multiple_of(BAND_POSITIONS)
-);
-const _: () = assert!(
-    Variant::Pool
-        .feature_positions()
-        .is_multiple_of(BAND_POSITIONS)
-);
 const _: () = assert!(2 * BAND_POSITIONS == CONV_SIDE);
 const _: () = assert!(BAND_LEN >= HIDDEN);
 const _: () = assert!(Scratch::BYTES <= 2048);
@@ -141,22 +132,9 @@ fn exact<'a, const N: usize>(bytes: &'a [u8], tensor: &'static str) -> Result<&'
     })
 }
 
-/// Checks a tensor of `N` 4-byte values and views it as `[[u8; 4]; N]`.
-fn words<'a, const N: usize>(bytes: &'a [u8], tensor: &'static str) -> Result<&'a [[u8; 4]; N]> {
-    let mismatch = Error::ShapeMismatch {
-        tensor,
-        expected: 4 * N,
-        found: bytes.len(),
-    };
-    let (chunks, rest) = bytes.as_chunks::<4>();
-    if !rest.is_empty() {
-        return Err(mismatch);
-    }
-    chunks.try_into().map_err(|_| mismatch)
-}
-
 /// Tensor names of one layer, for error messages.
 struct Names {
+    weights: &'static str,
     weight_scale: &'static str,
     bias: &'static str,
     multiplier: &'static str,
@@ -164,14 +142,49 @@ struct Names {
     out_scale: &'static str,
 }
 
+/// The [`Names`] of layer `$layer`'s tensors, `"$layer.weights"` and so on.
+macro_rules! names {
+    ($layer:literal) => {
+        Names {
+            weights: concat!($layer, ".weights"),
+            weight_scale: concat!($layer, ".weight_scale"),
+            bias: concat!($layer, ".bias"),
+            multiplier: concat!($layer, ".multiplier"),
+            shift: concat!($layer, ".shift"),
+            out_scale: concat!($layer, ".out_scale"),
+        }
+    };
+}
+
+const CONV: Names = names!("conv");
+const HIDDEN_LAYER: Names = names!("hidden");
+const OUTPUT: Names = names!("output");
+
+/// Views `bytes` as `N` rows of `M` bytes, or names the tensor whose length is wrong.
+fn rows<'a, const M: usize, const N: usize>(
+    bytes: &'a [u8],
+    tensor: &'static str,
+) -> Result<&'a [[u8; M]; N]> {
+    let mismatch = Error::ShapeMismatch {
+        tensor,
+        expected: M * N,
+        found: bytes.len(),
+    };
+    let (chunks, rest) = bytes.as_chunks::<M>();
+    if !rest.is_empty() {
+        return Err(mismatch);
+    }
+    chunks.try_into().map_err(|_| mismatch)
+}
+
 /// Validates a layer's per-channel parameters.
 fn channel_params<'a, const N: usize>(
     layer: &LayerFile<'a>,
     names: &Names,
 ) -> Result<ChannelParams<'a, N>> {
-    let _: &[[u8; 4]; N] = words(layer.weight_scale, names.weight_scale)?;
-    let bias = words::<N>(layer.bias, names.bias)?;
-    let multiplier = words::<N>(layer.multiplier, names.multiplier)?;
+    let _: &[[u8; 4]; N] = rows(layer.weight_scale, names.weight_scale)?;
+    let bias = rows::<4, N>(layer.bias, names.bias)?;
+    let multiplier = rows::<4, N>(layer.multiplier, names.multiplier)?;
     let shift = exact::<N>(layer.shift, names.shift)?;
     if bias
         .iter()
@@ -212,19 +225,40 @@ impl<'a> Model<'a> {
     /// Validates a model file once and borrows its tensors in place.
     ///
     /// Checks, in order: magic, format version, length, CRC32, structure, variant and
-    /// dataset codes, every tensor's length for the variant, and every quantization
-    /// parameter's range. After this, [`Model::classify`] cannot fail except on the image
-    /// length.
+    /// dataset codes, dimensions, every tensor's length for the variant, and every
+    /// quantization parameter's range. After this, [`Model::classify`] cannot fail except
+    /// on the image length. Costs one pass of CRC32 over the file; see
+    /// [`Model::from_trusted_bytes`] to skip it on later boots.
     ///
     /// # Errors
     /// [`Error::ModelBadMagic`], [`Error::ModelVersion`], [`Error::ModelTruncated`],
     /// [`Error::ModelChecksum`], [`Error::ModelMalformed`], [`Error::ModelTrailingBytes`],
-    /// [`Error::ModelVariant`], [`Error::ModelDataset`], [`Error::ShapeMismatch`] or
-    /// [`Error::ModelQuantization`].
+    /// [`Error::ModelVariant`], [`Error::ModelDataset`], [`Error::ModelDimension`],
+    /// [`Error::ShapeMismatch`] or [`Error::ModelQuantization`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
-        let file = ModelFile::decode(bytes)?;
+        Self::from_file(ModelFile::decode_with(bytes, Integrity::Crc)?, bytes.len())
+    }
+
+    /// [`Model::from_bytes`] without the CRC32, for bytes whose checksum was verified
+    /// before and cannot have changed since (weights in flash that passed `from_bytes` at
+    /// the first boot or at flashing time). Everything else is checked as by `from_bytes`,
+    /// so damaged bytes still give an error or wrong numbers, never a panic or an
+    /// out-of-bounds read.
+    ///
+    /// # Errors
+    /// As [`Model::from_bytes`], except [`Error::ModelChecksum`].
+    pub fn from_trusted_bytes(bytes: &'a [u8]) -> Result<Self> {
+        Self::from_file(
+            ModelFile::decode_with(bytes, Integrity::Trusted)?,
+            bytes.len(),
+        )
+    }
+
+    /// Checks a decoded file's values and shapes and borrows its tensors.
+    fn from_file(file: ModelFile<'a>, file_bytes: usize) -> Result<Self> {
         let variant = Variant::from_code(file.variant)?;
         let dataset = Dataset::from_code(file.dataset)?;
+        file.dimensions.check(variant)?;
         if file.input_zero_point != INPUT_ZERO_POINT {
             return Err(Error::ModelQuantization {
                 what: "input_zero_point",
@@ -236,72 +270,35 @@ impl<'a> Model<'a> {
             });
         }
 
-        let conv_weights = exact::<{ KERNEL_TAPS * FILTERS }>(file.conv.weights, "conv.weights")?;
-        let conv_weights: &[[[u8; GROUP]; KERNEL_TAPS]; GROUPS] = conv_weights
-            .as_chunks::<GROUP>()
-            .0
-            .as_chunks::<KERNEL_TAPS>()
-            .0
-            .try_into()
-            .map_err(|_| Error::ShapeMismatch {
-                tensor: "conv.weights",
-                expected: KERNEL_TAPS * FILTERS,
-                found: file.conv.weights.len(),
-            })?;
+        let conv_weights =
+            rows::<CONV_GROUP, { CONV_WEIGHTS / CONV_GROUP }>(file.conv.weights, CONV.weights)?;
         let conv = Conv {
-            weights: conv_weights,
-            params: channel_params(
-                &file.conv,
-                &Names {
-                    weight_scale: "conv.weight_scale",
-                    bias: "conv.bias",
-                    multiplier: "conv.multiplier",
-                    shift: "conv.shift",
-                    out_scale: "conv.out_scale",
-                },
-            )?,
+            weights: conv_weights
+                .as_chunks::<KERNEL_TAPS>()
+                .0
+                .try_into()
+                .map_err(|_| Error::ShapeMismatch {
+                    tensor: CONV.weights,
+                    expected: CONV_WEIGHTS,
+                    found: file.conv.weights.len(),
+                })?,
+            params: channel_params(&file.conv, &CONV)?,
         };
 
-        let hidden_len = variant.flat_len() * HIDDEN;
+        let hidden_len = crate::layout::hidden_weights(variant);
         let (hidden_weights, rest) = file.hidden.weights.as_chunks::<BAND_LEN>();
         if file.hidden.weights.len() != hidden_len || !rest.is_empty() {
             return Err(Error::ShapeMismatch {
-                tensor: "hidden.weights",
+                tensor: HIDDEN_LAYER.weights,
                 expected: hidden_len,
                 found: file.hidden.weights.len(),
             });
         }
-        let hidden = channel_params(
-            &file.hidden,
-            &Names {
-                weight_scale: "hidden.weight_scale",
-                bias: "hidden.bias",
-                multiplier: "hidden.multiplier",
-                shift: "hidden.shift",
-                out_scale: "hidden.out_scale",
-            },
-        )?;
+        let hidden = channel_params(&file.hidden, &HIDDEN_LAYER)?;
 
-        let output_weights = exact::<{ CLASSES * HIDDEN }>(file.output.weights, "output.weights")?;
-        let output_weights: &[[u8; HIDDEN]; CLASSES] = output_weights
-            .as_chunks::<HIDDEN>()
-            .0
-            .try_into()
-            .map_err(|_| Error::ShapeMismatch {
-                tensor: "output.weights",
-                expected: CLASSES * HIDDEN,
-                found: file.output.weights.len(),
-            })?;
-        let output = channel_params(
-            &file.output,
-            &Names {
-                weight_scale: "output.weight_scale",
-                bias: "output.bias",
-                multiplier: "output.multiplier",
-                shift: "output.shift",
-                out_scale: "output.out_scale",
-            },
-        )?;
+        let output_weights =
+            rows::<HIDDEN, { OUTPUT_WEIGHTS / HIDDEN }>(file.output.weights, OUTPUT.weights)?;
+        let output = channel_params(&file.output, &OUTPUT)?;
         if file.output.out_zero_point != 0 {
             return Err(Error::ModelQuantization {
                 what: "output.out_zero_point",
@@ -318,7 +315,7 @@ impl<'a> Model<'a> {
             output_weights,
             output,
             logit_scale: file.output.out_scale,
-            file_bytes: bytes.len(),
+            file_bytes,
             tensor_bytes: layer_bytes(&file.conv)
                 + layer_bytes(&file.hidden)
                 + layer_bytes(&file.output),

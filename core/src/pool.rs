@@ -6,7 +6,7 @@
 //! (multipliers are non-negative; property-tested in [`quant`](crate::quant)), so
 //! `max(f(a), f(b)) = f(max(a, b))`, and it needs a quarter of the requantizations.
 
-use crate::conv::GROUP;
+use crate::layout::CONV_GROUP as GROUP;
 
 /// Channel-wise maximum of a group's accumulators at the four positions of a 2x2 window.
 #[inline(always)]

@@ -169,6 +169,53 @@ pub(crate) fn relu_requantize_raw(acc: i32, multiplier: i32, shift: u8, zero_poi
     rounded.min(ceiling) as u8
 }
 
+/// A layer's per-channel requantization parameters, borrowed from the file as stored
+/// (`i32` little-endian, shifts as bytes) and validated by
+/// [`Model::from_bytes`](crate::Model::from_bytes): multipliers non-negative, shifts in
+/// `MIN_SHIFT..=MAX_SHIFT`, biases within [`BIAS_LIMIT`](crate::model::BIAS_LIMIT).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChannelParams<'a, const N: usize> {
+    pub(crate) bias: &'a [[u8; 4]; N],
+    pub(crate) multiplier: &'a [[u8; 4]; N],
+    pub(crate) shift: &'a [u8; N],
+    pub(crate) zero_point: i8,
+}
+
+impl<const N: usize> ChannelParams<'_, N> {
+    /// Writes the biases, the accumulators' starting values, into `acc`.
+    #[inline(always)]
+    pub(crate) fn load_biases(&self, acc: &mut [i32; N]) {
+        for (a, b) in acc.iter_mut().zip(self.bias) {
+            *a = i32::from_le_bytes(*b);
+        }
+    }
+
+    /// Requantizes and clamps every channel into `out`: int8 activation minus zero point.
+    #[inline(always)]
+    pub(crate) fn relu_requantize(&self, acc: &[i32; N], out: &mut [i16; N]) {
+        relu_requantize_slices(acc, self.multiplier, self.shift, self.zero_point, out);
+    }
+}
+
+/// [`relu_requantize_raw`] over matching slices of accumulators and parameters.
+#[inline(always)]
+pub(crate) fn relu_requantize_slices(
+    acc: &[i32],
+    multiplier: &[[u8; 4]],
+    shift: &[u8],
+    zero_point: i8,
+    out: &mut [i16],
+) {
+    for (((o, &a), m), &s) in out.iter_mut().zip(acc).zip(multiplier).zip(shift) {
+        *o = i16::from(relu_requantize_raw(
+            a,
+            i32::from_le_bytes(*m),
+            s,
+            zero_point,
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,8 @@
 //! below and decodes back to itself; a hand-made full-size model classifies to logits
 //! worked out by hand.
 
-use picocnn::format::{LayerFile, ModelFile, crc32};
+use picocnn::format::{Dimensions, LayerFile, ModelFile, crc32};
+use picocnn::layout::{conv_index, hidden_index, output_index};
 use picocnn::shape::{FILTERS, HIDDEN, KERNEL_TAPS};
 use picocnn::{Dataset, Error, Model, Scratch, Variant};
 
@@ -21,6 +22,7 @@ fn tiny() -> ModelFile<'static> {
     ModelFile {
         variant: Variant::Pool.code(),
         dataset: Dataset::Mnist.code(),
+        dimensions: Dimensions::of(Variant::Pool),
         class_names: Dataset::Mnist.class_names(),
         input_scale: 0.5,
         input_zero_point: -128,
@@ -33,10 +35,12 @@ fn tiny() -> ModelFile<'static> {
 /// The expected encoding, field by field (postcard: varint lengths, f32 little-endian).
 const GOLDEN: &[u8] = &[
     b'P', b'C', b'N', b'N', // magic
-    0x01, // version 1 (varint)
-    0x63, // length of what follows, before the checksum: 99 (varint)
+    0x02, // version 2 (varint)
+    0x6a, // length of what follows, before the checksum: 106 (varint)
     0x01, // variant: Pool
     0x00, // dataset: MNIST
+    0x1c, 0x20, 0x03, 0x02, // dimensions: input side 28, filters 32, kernel side 3, pool 2
+    0x80, 0x01, 0x0a, // hidden 128 (two-byte varint), classes 10
     0x01, b'0', 0x01, b'1', 0x01, b'2', 0x01, b'3', 0x01,
     b'4', // class names, length-prefixed
     0x01, b'5', 0x01, b'6', 0x01, b'7', 0x01, b'8', 0x01, b'9', 0x00, 0x00, 0x00,
@@ -77,7 +81,7 @@ fn tiny_model_encodes_to_golden_bytes_and_back() {
     assert_eq!(crc, crc32(GOLDEN).to_le_bytes());
     assert_eq!(
         crc,
-        [0x15, 0xe3, 0xc8, 0xf6],
+        [0x6b, 0xa1, 0x65, 0x94],
         "CRC-32/ISO-HDLC (zlib's) of the golden body"
     );
 
@@ -110,7 +114,7 @@ fn header_errors_are_typed() {
     assert_eq!(Model::from_bytes(b"").unwrap_err(), Error::ModelTruncated);
     assert_eq!(Model::from_bytes(b"PC").unwrap_err(), Error::ModelTruncated);
     assert_eq!(
-        Model::from_bytes(b"PCNN\x01").unwrap_err(),
+        Model::from_bytes(b"PCNN\x02").unwrap_err(),
         Error::ModelTruncated
     );
     assert_eq!(Model::from_bytes(b"PX").unwrap_err(), Error::ModelBadMagic);
@@ -121,13 +125,30 @@ fn header_errors_are_typed() {
 
     // Version first, so a newer file is reported as such whatever else changed.
     let mut newer = good.to_vec();
-    newer[4] = 2;
+    newer[4] = 3;
+    let error = Model::from_bytes(&newer).unwrap_err();
     assert_eq!(
-        Model::from_bytes(&newer).unwrap_err(),
+        error,
         Error::ModelVersion {
-            found: 2,
-            expected: 1
+            found: 3,
+            expected: 2
         }
+    );
+    assert!(error.to_string().contains("newer"), "{error}");
+    // A version-1 file (no dimensions, another weight order) asks for a new export.
+    let mut older = good.to_vec();
+    older[4] = 1;
+    let error = Model::from_bytes(&older).unwrap_err();
+    assert_eq!(
+        error,
+        Error::ModelVersion {
+            found: 1,
+            expected: 2
+        }
+    );
+    assert!(
+        error.to_string().contains("retrain or re-export"),
+        "{error}"
     );
 
     let mut longer = good.to_vec();
@@ -194,20 +215,17 @@ impl HandMade {
     fn new() -> Self {
         // Filter 0 copies the centre pixel (multiplier 1.0); the others are silent.
         let mut conv_weights = vec![0u8; KERNEL_TAPS * FILTERS];
-        conv_weights[4 * 8] = 1; // [group 0][tap 4 = centre][filter 0]
+        conv_weights[conv_index(0, 4)] = 1; // tap 4 = centre
         // Hidden unit 0 sums channel 0 over all 169 pooled positions.
         let positions = Variant::Pool.feature_positions();
         let mut hidden_weights = vec![0u8; positions * FILTERS * HIDDEN];
-        for band in 0..positions / 13 {
-            for k in 0..13 {
-                // [band][unit 0][position k][channel 0]
-                hidden_weights[((band * HIDDEN) * 13 + k) * FILTERS] = 1;
-            }
+        for position in 0..positions {
+            hidden_weights[hidden_index(0, position * FILTERS)] = 1;
         }
         // Class 3 reads unit 0 with weight 2; class 7 with weight -1.
         let mut output_weights = vec![0u8; 10 * HIDDEN];
-        output_weights[3 * HIDDEN] = 2;
-        output_weights[7 * HIDDEN] = (-1i8) as u8;
+        output_weights[output_index(3, 0)] = 2;
+        output_weights[output_index(7, 0)] = (-1i8) as u8;
         HandMade {
             conv_weights,
             conv_words: words(&[0; FILTERS]),
@@ -231,6 +249,7 @@ impl HandMade {
         ModelFile {
             variant: Variant::Pool.code(),
             dataset: Dataset::Fashion.code(),
+            dimensions: Dimensions::of(Variant::Pool),
             class_names: Dataset::Fashion.class_names(),
             input_scale: 1.0 / 255.0,
             input_zero_point: -128,
@@ -327,9 +346,40 @@ fn out_of_range_parameters_are_rejected_even_with_a_valid_checksum() {
     file.dataset = 9;
     expect(&file, Error::ModelDataset { code: 9 });
 
-    // Variant A needs four times the hidden weights.
+    // The dimensions must be this build's for the variant: a variant code that
+    // disagrees with them, or another network, is named before any tensor is read.
     let mut file = hand.file();
     file.variant = Variant::NoPool.code();
+    expect(
+        &file,
+        Error::ModelDimension {
+            name: "pool",
+            found: 2,
+            supported: 1,
+        },
+    );
+    let mut file = hand.file();
+    file.dimensions.hidden = 64;
+    expect(
+        &file,
+        Error::ModelDimension {
+            name: "hidden",
+            found: 64,
+            supported: 128,
+        },
+    );
+    let mut file = hand.file();
+    file.dimensions.input_side = 32;
+    let error = Model::from_bytes(&reencode(&file)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "model dimension input_side is 32, this build supports 28"
+    );
+
+    // Variant A with its dimensions needs four times the hidden weights.
+    let mut file = hand.file();
+    file.variant = Variant::NoPool.code();
+    file.dimensions = Dimensions::of(Variant::NoPool);
     expect(
         &file,
         Error::ShapeMismatch {
@@ -407,4 +457,84 @@ fn out_of_range_parameters_are_rejected_even_with_a_valid_checksum() {
             found: 36,
         },
     );
+}
+
+#[test]
+fn the_frame_is_shared_and_its_header_reads_from_a_prefix() {
+    use picocnn::format::{
+        FORMAT_VERSION, MAGIC, MAX_HEADER, decode_frame, encode_frame, read_header,
+    };
+    // Another kind of file: its own magic and version, the same frame.
+    let payload: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    let mut buf = vec![0u8; 400];
+    let len = encode_frame(*b"CKPT", 7, &payload, &mut buf).unwrap();
+    let frame = &buf[..len];
+    assert_eq!(&frame[..4], b"CKPT");
+    assert_eq!(frame[4], 7);
+    assert_eq!(&frame[5..7], &[0xac, 0x02]); // 300 as a varint
+    assert_eq!(decode_frame(frame, *b"CKPT", 7), Ok(&payload[..]));
+    assert_eq!(
+        decode_frame(frame, MAGIC, FORMAT_VERSION),
+        Err(Error::ModelBadMagic)
+    );
+    assert_eq!(
+        decode_frame(frame, *b"CKPT", 8),
+        Err(Error::ModelVersion {
+            found: 7,
+            expected: 8
+        })
+    );
+    // The header alone tells the kind, version and the whole frame's length.
+    let header = read_header(&frame[..MAX_HEADER], *b"CKPT", 7).unwrap();
+    assert_eq!((header.version, header.payload_start), (7, 7));
+    assert_eq!(header.frame_len(), Some(len));
+    assert_eq!(
+        read_header(&frame[..6], *b"CKPT", 7),
+        Err(Error::ModelTruncated)
+    );
+    let mut short = vec![0u8; len - 1];
+    assert_eq!(
+        encode_frame(*b"CKPT", 7, &payload, &mut short),
+        Err(Error::EncodeBufferTooSmall)
+    );
+    let mut bad = frame.to_vec();
+    bad[100] ^= 1;
+    assert!(matches!(
+        decode_frame(&bad, *b"CKPT", 7),
+        Err(Error::ModelChecksum { .. })
+    ));
+}
+
+#[test]
+fn trusted_bytes_skip_only_the_checksum() {
+    let hand = HandMade::new();
+    let bytes = reencode(&hand.file());
+    let mut stale_crc = bytes.clone();
+    *stale_crc.last_mut().unwrap() ^= 0xff;
+    assert!(matches!(
+        Model::from_bytes(&stale_crc),
+        Err(Error::ModelChecksum { .. })
+    ));
+    let model = Model::from_trusted_bytes(&stale_crc).unwrap();
+    let mut scratch = Scratch::new();
+    assert_eq!(
+        model.classify(&[1; 784], &mut scratch).unwrap().logits[3],
+        4 * 169
+    );
+
+    // Everything else is still checked.
+    assert_eq!(
+        Model::from_trusted_bytes(&bytes[..bytes.len() - 1]).unwrap_err(),
+        Error::ModelTruncated
+    );
+    let mut file = hand.file();
+    file.dimensions.filters = 16;
+    assert!(matches!(
+        Model::from_trusted_bytes(&reencode(&file)),
+        Err(Error::ModelDimension { .. })
+    ));
+    // A damaged tensor length in an unchecked file is a typed error, never a panic.
+    let mut damaged = bytes.clone();
+    damaged[200] ^= 0x55;
+    let _ = Model::from_trusted_bytes(&damaged);
 }

@@ -64,18 +64,6 @@ pub enum Error {
         weights: String,
     },
 
-    /// An input image does not have the 28x28 pixels the network takes, in a format that
-    /// is not rescaled (IDX files hold network input as is).
-    #[error("{}: images are {rows}x{cols}, the network takes 28x28 (PNG and PGM files are rescaled, IDX files are not)", path.display())]
-    ImageSize {
-        /// The image file.
-        path: PathBuf,
-        /// Rows per image.
-        rows: usize,
-        /// Columns per image.
-        cols: usize,
-    },
-
     /// An image file could not be decoded.
     #[error("{}: {message}", path.display())]
     ImageDecode {
@@ -96,9 +84,9 @@ pub enum Error {
         len: usize,
     },
 
-    /// An error from the trainer library (dataset files, checkpoint, reference model).
+    /// A dataset, checkpoint or other shared-file problem.
     #[error(transparent)]
-    Trainer(#[from] trainer::error::Error),
+    Host(#[from] picocnn_host::Error),
 }
 
 /// This crate's result type.

@@ -5,10 +5,9 @@
 //! lines with [`render::result_line`]).
 //!
 //! Modules: [`device`] (the firmware-like runner), [`images`] (IDX, PNG and PGM input),
-//! [`decode`] (a `weights.bin` back into the reference's layouts), [`verify`] (the test-set
-//! comparison), [`render`] (output formats), [`error`].
+//! [`verify`] (the test-set comparison), [`render`] (output formats), [`error`]. Datasets,
+//! the host references and the `weights.bin` decoder come from [`picocnn_host`].
 
-pub mod decode;
 pub mod device;
 pub mod error;
 pub mod images;

@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use firmware_sim::device::{Device, Weights};
 use firmware_sim::error::{Error, Result};
 use firmware_sim::{images, render, verify};
 use picocnn::shape::{IMAGE_PIXELS, IMAGE_SIDE};
 use picocnn::{Dataset, Scratch, Variant};
-use trainer::dataset::{self, Part};
-use trainer::idx;
+use picocnn_host::cli::{self, DatasetArg, VariantArg, exit};
+use picocnn_host::dataset::{self, Part};
+use picocnn_host::idx;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -105,58 +105,10 @@ enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum DatasetArg {
-    Mnist,
-    Fashion,
-}
-
-impl From<DatasetArg> for Dataset {
-    fn from(d: DatasetArg) -> Self {
-        match d {
-            DatasetArg::Mnist => Dataset::Mnist,
-            DatasetArg::Fashion => Dataset::Fashion,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum VariantArg {
-    Pool,
-    Nopool,
-}
-
-impl From<VariantArg> for Variant {
-    fn from(v: VariantArg) -> Self {
-        match v {
-            VariantArg::Pool => Variant::Pool,
-            VariantArg::Nopool => Variant::NoPool,
-        }
-    }
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match cli::parse_or_exit() {
         Ok(cli) => cli,
-        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            // clap's message spans several lines (usage, hints); errors here are one line.
-            let rendered = e.to_string();
-            let message: Vec<&str> = rendered
-                .lines()
-                .map(str::trim)
-                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
-                .collect();
-            let message = message.join(" ");
-            eprintln!(
-                "error: {} (see --help)",
-                message.trim_start_matches("error: ")
-            );
-            return ExitCode::from(2);
-        }
+        Err(status) => return status,
     };
     let outcome = match cli.command {
         Command::Classify {
@@ -201,7 +153,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE)
         }
     }
 }
@@ -296,7 +248,7 @@ fn run_verify(
     })?;
     print!("{report}");
     Ok(if report.mismatch.is_some() {
-        ExitCode::from(1)
+        ExitCode::from(exit::MISMATCH)
     } else {
         ExitCode::SUCCESS
     })
@@ -355,7 +307,7 @@ fn cut(
 fn summary(weights: &Path) -> Result<ExitCode> {
     let weights = Weights::read(weights)?;
     let model = weights.model(None)?;
-    let mut table = trainer::report::summary(model.variant());
+    let mut table = picocnn_host::summary::summary(model.variant());
     table.file_bytes = Some(model.file_bytes());
     println!(
         "{}: {} model",

@@ -5,15 +5,16 @@
 //! the f32 model is the yardstick for accuracy and top-1 agreement.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use picocnn::{CLASSES, Dataset, Variant};
+use picocnn_host::cli::checkpoint_path;
+use picocnn_host::codec;
+use picocnn_host::dataset::{self, Part};
+use picocnn_host::reference::{argmax, forward_f32, logits_int8};
 use rayon::prelude::*;
-use trainer::dataset::{self, Part};
-use trainer::reference::{argmax, forward_f32, logits_int8};
 
-use crate::decode;
 use crate::device::{Device, Weights};
 use crate::error::{Error, Result};
 
@@ -73,11 +74,6 @@ pub struct Report {
     pub core_time: Duration,
 }
 
-/// The f32 checkpoint written next to `weights`: same path, extension `.ckpt`.
-pub fn checkpoint_path(weights: &Path) -> PathBuf {
-    weights.with_extension("ckpt")
-}
-
 /// Runs the verification.
 ///
 /// # Errors
@@ -97,7 +93,7 @@ pub fn run(options: &Options) -> Result<Report> {
         });
     }
     let ckpt_path = checkpoint_path(&options.weights);
-    let checkpoint = trainer::checkpoint::read(&ckpt_path)?;
+    let checkpoint = picocnn_host::checkpoint::read(&ckpt_path)?;
     if checkpoint.dataset != model.dataset() || checkpoint.params.variant != model.variant() {
         return Err(Error::CheckpointMismatch {
             ckpt_path,
@@ -110,7 +106,10 @@ pub fn run(options: &Options) -> Result<Report> {
             weights: format!("{}/{}", model.variant().name(), model.dataset().name()),
         });
     }
-    let reference_model = decode::quant_model(&weights)?;
+    let reference_model = codec::decode(weights.bytes()).map_err(|source| Error::Model {
+        path: options.weights.clone(),
+        source,
+    })?;
     let test = dataset::load_part(&options.data_dir, dataset, Part::Test)?;
     let count = options.limit.unwrap_or(usize::MAX).min(test.len());
     let images = test.image_arrays().get(..count).unwrap_or_default();

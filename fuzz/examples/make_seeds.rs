@@ -133,12 +133,12 @@ fn main() {
         write(&image, name, &with_mode(0, &bytes));
     }
 
-    let params = trainer::params::Params::zeros(Variant::Pool);
-    let checkpoint = trainer::params::Checkpoint {
+    let params = picocnn_host::params::Params::zeros(Variant::Pool);
+    let checkpoint = picocnn_host::params::Checkpoint {
         dataset: picocnn::Dataset::Fashion,
         params,
     };
-    let ckpt = trainer::checkpoint::to_bytes(&checkpoint).expect("encode a checkpoint");
+    let ckpt = picocnn_host::checkpoint::to_bytes(&checkpoint).expect("encode a checkpoint");
     write(&root.join("checkpoint"), "zeros_pool.ckpt", &ckpt);
     write(&root.join("checkpoint"), "header_only", &ckpt[..64]);
 

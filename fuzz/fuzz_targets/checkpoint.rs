@@ -4,13 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use picocnn_fuzz::check_trainer_error;
+use picocnn_fuzz::check_file_error;
 use std::path::Path;
 
 fuzz_target!(|bytes: &[u8]| {
     let path = Path::new("fuzz.ckpt");
-    match trainer::checkpoint::from_bytes(bytes, path) {
+    match picocnn_host::checkpoint::from_bytes(bytes, path) {
         Ok(checkpoint) => assert!(checkpoint.params.has_valid_shapes()),
-        Err(e) => check_trainer_error(&e, path),
+        Err(e) => check_file_error(&e, path),
     }
 });

@@ -10,12 +10,12 @@
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use libfuzzer_sys::fuzz_target;
-use picocnn_fuzz::check_trainer_error;
+use picocnn_fuzz::check_file_error;
 use std::fmt::Debug;
 use std::io::Write;
 use std::path::Path;
-use trainer::error::Result;
-use trainer::idx::{GZIP_MAGIC, parse_images, parse_labels};
+use picocnn_host::Result;
+use picocnn_host::idx::{GZIP_MAGIC, parse_images, parse_labels};
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
@@ -68,7 +68,7 @@ fuzz_target!(|input: &[u8]| {
                     assert_eq!(data.len(), 16 + img.pixels.len());
                 }
             }
-            Err(e) => check_trainer_error(e, path),
+            Err(e) => check_file_error(e, path),
         }
         if compressed {
             check_gzip_agrees(&result, data, parse_images, path);
@@ -78,9 +78,9 @@ fuzz_target!(|input: &[u8]| {
         match &result {
             Ok(labels) => {
                 assert!(!labels.is_empty());
-                assert!(labels.iter().all(|&l| l <= trainer::idx::MAX_LABEL));
+                assert!(labels.iter().all(|&l| l <= picocnn_host::idx::MAX_LABEL));
             }
-            Err(e) => check_trainer_error(e, path),
+            Err(e) => check_file_error(e, path),
         }
         if compressed {
             check_gzip_agrees(&result, data, parse_labels, path);

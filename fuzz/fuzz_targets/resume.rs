@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use picocnn_fuzz::{ResumeFixture, apply_edits, check_trainer_error};
+use picocnn_fuzz::{ResumeFixture, apply_edits, check_file_error};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
@@ -38,7 +38,7 @@ fuzz_target!(|input: &[u8]| {
     let path = Path::new("fuzz.resume");
     let state = match trainer::resume::from_bytes(bytes, path) {
         Ok(state) => state,
-        Err(e) => return check_trainer_error(&e, path),
+        Err(e) => return check_file_error(&e, path),
     };
     assert!(state.params.has_valid_shapes());
     assert!(state.adam.m.has_valid_shapes() && state.adam.v.has_valid_shapes());

@@ -8,8 +8,8 @@
 use picocnn::shape::{HIDDEN, IMAGE_PIXELS, IMAGE_SIDE};
 use picocnn::{CLASSES, Dataset, Model, Prediction, Variant};
 use std::path::Path;
-use trainer::dataset::Split;
-use trainer::params::{Checkpoint, Params};
+use picocnn_host::dataset::Split;
+use picocnn_host::params::{Checkpoint, Params};
 
 /// A small xorshift generator: the seed files and the base model must be the same on every
 /// run, and the fuzz crate should not depend on a particular `rand` version's streams.
@@ -74,8 +74,8 @@ pub fn valid_model(variant: Variant) -> Vec<u8> {
     };
     let images: Vec<u8> = (0..16).flat_map(sample_image).collect();
     let calibration = Split::new(images, (0..16).map(|i| i % 10).collect()).expect("16 images");
-    let ranges = trainer::quantize::calibrate(&checkpoint, &calibration, 16).expect("calibrate");
-    let model = trainer::quantize::quantize(&checkpoint, &ranges).expect("quantize");
+    let ranges = picocnn_host::quantize::calibrate(&checkpoint, &calibration, 16).expect("calibrate");
+    let model = picocnn_host::quantize::quantize(&checkpoint, &ranges).expect("quantize");
     trainer::export::model_bytes(&model).expect("export")
 }
 
@@ -132,9 +132,9 @@ fn varint(mut n: u32) -> Vec<u8> {
 /// after its first batch.
 pub struct ResumeFixture {
     /// The training images.
-    pub train: trainer::dataset::Split,
+    pub train: picocnn_host::dataset::Split,
     /// The validation images.
-    pub validation: trainer::dataset::Split,
+    pub validation: picocnn_host::dataset::Split,
     /// The run's settings.
     pub config: trainer::train::TrainConfig,
     /// A valid state of it, at epoch 1 after batch 1.
@@ -150,7 +150,7 @@ impl ResumeFixture {
         let split = |from: u64, count: u64| {
             let images = (from..from + count).flat_map(sample_image).collect();
             let labels = (from..from + count).map(|i| (i % 10) as u8).collect();
-            trainer::dataset::Split::new(images, labels).expect("a valid split")
+            picocnn_host::dataset::Split::new(images, labels).expect("a valid split")
         };
         let train = split(0, 64);
         let config = trainer::train::TrainConfig {
@@ -281,8 +281,8 @@ pub fn check_core_error(e: &picocnn::Error) {
     assert!(!s.is_empty() && !s.contains('\n'), "{s:?}");
 }
 
-/// The trainer's error messages are one line that starts with the file's name.
-pub fn check_trainer_error(e: &trainer::error::Error, path: &Path) {
+/// A host tool's error message is one line that starts with the file's name.
+pub fn check_file_error(e: &impl std::fmt::Display, path: &Path) {
     let s = e.to_string();
     assert!(!s.contains('\n'), "{s:?}");
     assert!(s.starts_with(&path.display().to_string()), "{s:?}");

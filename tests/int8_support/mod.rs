@@ -9,8 +9,8 @@
 
 use picocnn::shape::{CLASSES, FILTERS, HIDDEN, KERNEL_TAPS};
 use picocnn::{Dataset, Variant};
-use trainer::dataset::{self, Data};
-use trainer::params::{Checkpoint, Params};
+use picocnn_host::dataset::{self, Data};
+use picocnn_host::params::{Checkpoint, Params};
 
 /// A small deterministic generator (xorshift64*), enough for test weights.
 pub struct Xorshift(u64);

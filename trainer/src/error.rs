@@ -2,9 +2,8 @@
 //!
 //! Every fallible function in the crate returns [`Result`]. `Display` is always one line
 //! that names the file involved (when there is one) and what is wrong with it, so the CLI
-//! can print `error: <Display>` and exit 2 without further decoration.
-//!
-//! Other modules add variants here, one per distinct problem, each with a one-line doc.
+//! can print `error: <Display>` and exit 2 without further decoration. Problems with the
+//! shared files (datasets, model files, checkpoints) come from [`picocnn_host::Error`].
 
 use std::path::PathBuf;
 
@@ -12,140 +11,6 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading, writing or creating a file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file involved.
-        path: PathBuf,
-        /// The underlying operating-system error.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// A dataset file is not where it should be.
-    #[error(
-        "{}: dataset file not found (run scripts/fetch-data.sh, or pass --data DIR / set PICOCNN_DATA)",
-        path.display()
-    )]
-    DatasetMissing {
-        /// The file looked for (without `.gz`; the `.gz` name was tried as well).
-        path: PathBuf,
-    },
-
-    /// An IDX file is shorter than its 8- or 16-byte header.
-    #[error("{}: not an IDX file: {len} bytes is shorter than the {needed}-byte header", path.display())]
-    IdxTooShort {
-        /// The file involved.
-        path: PathBuf,
-        /// Bytes available.
-        len: u64,
-        /// Bytes the header needs.
-        needed: u64,
-    },
-
-    /// An IDX file starts with the wrong magic number.
-    #[error("{}: bad IDX magic 0x{found:08x}, expected 0x{expected:08x} ({kind})", path.display())]
-    IdxBadMagic {
-        /// The file involved.
-        path: PathBuf,
-        /// Magic number the file holds.
-        found: u32,
-        /// Magic number expected.
-        expected: u32,
-        /// What was expected, `images` or `labels`.
-        kind: &'static str,
-    },
-
-    /// An IDX header's dimensions are zero or too large to be a plausible dataset.
-    #[error("{}: bad IDX dimensions {count} x {rows} x {cols}: {reason}", path.display())]
-    IdxBadDims {
-        /// The file involved.
-        path: PathBuf,
-        /// Item count from the header.
-        count: u32,
-        /// Rows per image (1 for label files).
-        rows: u32,
-        /// Columns per image (1 for label files).
-        cols: u32,
-        /// Why they were rejected.
-        reason: &'static str,
-    },
-
-    /// The data after an IDX header is not exactly as long as the header says.
-    #[error(
-        "{}: header claims {count} {kind} ({expected} bytes) but the file holds {found} bytes{}",
-        path.display(),
-        if *.found > *.expected { " (trailing bytes)" } else { "" }
-    )]
-    IdxLength {
-        /// The file involved.
-        path: PathBuf,
-        /// `images of RxC` or `labels`.
-        kind: String,
-        /// Item count from the header.
-        count: u32,
-        /// Data bytes the header implies (after the header).
-        expected: u64,
-        /// Data bytes present (after the header; for gzip, after decompression, possibly
-        /// only a lower bound once the stream is known to be too long).
-        found: u64,
-    },
-
-    /// A gzip IDX file whose decompressed contents are gzip again.
-    #[error(
-        "{}: compressed twice (gzip inside gzip); decompress it once (gzip -d) and use that",
-        path.display()
-    )]
-    IdxGzipTwice {
-        /// The file involved.
-        path: PathBuf,
-    },
-
-    /// A `.gz` IDX file could not be decompressed.
-    #[error("{}: bad gzip data: {source}", path.display())]
-    IdxGzip {
-        /// The file involved.
-        path: PathBuf,
-        /// The decoder's error.
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// A label file holds a value outside the ten classes 0..=9.
-    #[error("{}: label {value} at index {index} is outside 0..=9", path.display())]
-    LabelOutOfRange {
-        /// The file involved.
-        path: PathBuf,
-        /// Position of the first bad label.
-        index: usize,
-        /// The bad value.
-        value: u8,
-    },
-
-    /// An image file and its label file hold different numbers of items.
-    #[error("{}: {images} images but {} holds {labels} labels", images_path.display(), labels_path.display())]
-    CountMismatch {
-        /// The image file.
-        images_path: PathBuf,
-        /// The label file.
-        labels_path: PathBuf,
-        /// Images in the image file.
-        images: usize,
-        /// Labels in the label file.
-        labels: usize,
-    },
-
-    /// Images are not 28x28 where the network needs 28x28.
-    #[error("{}: images are {rows}x{cols}, the network needs 28x28", path.display())]
-    ImageSize {
-        /// The file involved.
-        path: PathBuf,
-        /// Rows per image.
-        rows: u32,
-        /// Columns per image.
-        cols: u32,
-    },
-
     /// A training history file is not valid history JSON.
     #[error("{}: not a training history: {source}", path.display())]
     HistoryFile {
@@ -163,25 +28,6 @@ pub enum Error {
         path: PathBuf,
         /// What went wrong.
         message: String,
-    },
-
-    /// An int8 model file is rejected by the core (corrupt, wrong version, bad shapes).
-    #[error("{}: {source}", path.display())]
-    ModelFile {
-        /// The model file (`<memory>` for bytes not yet written).
-        path: PathBuf,
-        /// The core's reason.
-        #[source]
-        source: picocnn::Error,
-    },
-
-    /// A file is not a usable f32 checkpoint (`.ckpt`): wrong magic or version, corrupt.
-    #[error("{}: not a usable picocnn checkpoint: {reason}", path.display())]
-    CheckpointFile {
-        /// The `.ckpt` file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
     },
 
     /// Training produced a loss or weights that are not finite numbers.
@@ -223,9 +69,98 @@ pub enum Error {
         reason: String,
     },
 
-    /// The command line or a library call got an argument it cannot use.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// The trained model could not become an int8 `weights.bin`.
+    #[error("{}: cannot export the int8 model: {source}", path.display())]
+    Export {
+        /// The model file that was to be written.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: picocnn_host::Error,
+    },
+
+    /// `--out` names a file in a directory that does not exist.
+    #[error("{}: output directory {} does not exist", path.display(), dir.display())]
+    OutputDirMissing {
+        /// The output file asked for.
+        path: PathBuf,
+        /// Its directory.
+        dir: PathBuf,
+    },
+
+    /// A folder given to `trainer report` holds no trained model.
+    #[error("{}: no trained model here (expected <name>.history.json and <name>.bin)", dir.display())]
+    NoModels {
+        /// The folder.
+        dir: PathBuf,
+    },
+
+    /// A training history without the model file it belongs to.
+    #[error("{}: no model file next to {} (export the model first)", weights.display(), history.display())]
+    ModelMissing {
+        /// The history file found.
+        history: PathBuf,
+        /// The model file that should be next to it.
+        weights: PathBuf,
+    },
+
+    /// A model file and its history describe different networks.
+    #[error("{}: model is {model} but its history says {history}", weights.display())]
+    HistoryMismatch {
+        /// The model file.
+        weights: PathBuf,
+        /// Variant and dataset of the model, e.g. `pool on mnist`.
+        model: String,
+        /// Variant and dataset of the history.
+        history: String,
+    },
+
+    /// `trainer report` on models of different datasets.
+    #[error("{}: the models were trained on different datasets; report them one dataset at a time", dir.display())]
+    MixedDatasets {
+        /// The folder.
+        dir: PathBuf,
+    },
+
+    /// The history could not be encoded as JSON (only a bug can cause it).
+    #[error("cannot encode the training history: {0}")]
+    HistoryEncode(#[source] serde_json::Error),
+
+    /// The operating system refused the worker threads.
+    #[error("cannot start {threads} worker threads: {source}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// rayon's reason.
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+
+    /// A training configuration that cannot run (no images, batch 0, parameters of
+    /// another variant).
+    #[error("cannot train: {0}")]
+    TrainConfig(&'static str),
+
+    /// A resume state that does not fit the run that should continue it.
+    #[error("cannot resume: {0}")]
+    ResumeMismatch(String),
+
+    /// A learning-rate warm-up as long as the whole run.
+    #[error("--warmup {warmup} leaves no epoch of the {epochs} for the schedule")]
+    WarmupTooLong {
+        /// Warm-up epochs asked for.
+        warmup: usize,
+        /// Epochs of the run.
+        epochs: usize,
+    },
+
+    /// Training stopped although nothing asked it to (only a bug can cause it).
+    #[error("training stopped without being asked to")]
+    UnexpectedStop,
+
+    /// A dataset, model file or checkpoint problem.
+    #[error(transparent)]
+    Host(#[from] picocnn_host::Error),
 }
 
 /// The trainer crate's result type.
@@ -234,51 +169,6 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// Wraps an I/O error with the path of the file it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn length_mismatch_reads_as_one_line_naming_the_file() {
-        let e = Error::IdxLength {
-            path: PathBuf::from("data/mnist/train-images-idx3-ubyte"),
-            kind: "images of 28x28".into(),
-            count: 60000,
-            expected: 47_040_000,
-            found: 1000,
-        };
-        assert_eq!(
-            e.to_string(),
-            "data/mnist/train-images-idx3-ubyte: header claims 60000 images of 28x28 \
-             (47040000 bytes) but the file holds 1000 bytes"
-        );
-    }
-
-    #[test]
-    fn missing_dataset_names_the_file_and_the_fetch_script() {
-        let e = Error::DatasetMissing {
-            path: PathBuf::from("data/fashion/t10k-labels-idx1-ubyte"),
-        };
-        let s = e.to_string();
-        assert!(
-            s.starts_with("data/fashion/t10k-labels-idx1-ubyte: "),
-            "{s}"
-        );
-        assert!(s.contains("scripts/fetch-data.sh"), "{s}");
-        assert!(!s.contains('\n'));
-    }
-
-    #[test]
-    fn io_error_keeps_its_source() {
-        let e = Error::io("x.bin", std::io::Error::from(std::io::ErrorKind::NotFound));
-        assert!(e.to_string().starts_with("x.bin: "));
-        assert!(std::error::Error::source(&e).is_some());
+        Error::Host(picocnn_host::Error::io(path, source))
     }
 }

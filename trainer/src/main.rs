@@ -1,16 +1,10 @@
 //! `trainer`: trains the picocnn CNNs; see `trainer --help`.
 
-use clap::Parser;
-use clap::error::ErrorKind;
+use picocnn_host::cli::exit;
 use std::process::ExitCode;
 use trainer::cli::{self, Cli};
 use trainer::error::Error;
 use trainer::kernels;
-
-/// Exit status for bad arguments, bad data and an unsupported CPU.
-const EXIT_USAGE: u8 = 2;
-/// Exit status after Ctrl-C (128 + SIGINT), once the training state is saved.
-const EXIT_INTERRUPTED: u8 = 130;
 
 /// Whether this CPU can run this build's kernels: always for a portable build; for an
 /// AVX2 build, when CPUID reports AVX2, FMA and an OS that saves vector state (OSXSAVE).
@@ -44,40 +38,27 @@ fn refuse_cpu() -> ! {
     let message = b"error: this trainer build uses AVX2/FMA instructions, which this CPU lacks; \
 build a portable one: RUSTFLAGS=\"-C target-cpu=x86-64\" cargo build --release -p trainer\n";
     let _ = std::io::Write::write_all(&mut std::io::stderr(), message);
-    std::process::exit(i32::from(EXIT_USAGE))
+    std::process::exit(i32::from(exit::USAGE))
 }
 
 fn main() -> ExitCode {
     if !cpu_supports_this_build() {
         refuse_cpu();
     }
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match picocnn_host::cli::parse_or_exit() {
         Ok(cli) => cli,
-        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            // clap's message is several lines (usage, hint); the contract is one line.
-            let rendered = e.to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
-                "error: {} (see --help)",
-                first.trim_start_matches("error: ")
-            );
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(status) => return status,
     };
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // Ctrl-C: the usual status of a process ended by SIGINT, and the one-line hint.
         Err(e @ Error::Interrupted { .. }) => {
             eprintln!("{e}");
-            ExitCode::from(EXIT_INTERRUPTED)
+            ExitCode::from(exit::INTERRUPTED)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_USAGE)
+            ExitCode::from(exit::USAGE)
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Conv 3x3x32 + ReLU, [max-pool 2x2], flatten (height-width-channel), dense 128 + ReLU,
 //! dense 10, softmax cross-entropy averaged over the batch (Keras's
-//! `sparse_categorical_crossentropy`). Parameter layouts are those of [`crate::params`].
+//! `sparse_categorical_crossentropy`). Parameter layouts are those of [`picocnn_host::params`].
 //!
 //! Work is split into a fixed number of units (ranges of positions of the feature map the
 //! hidden layer reads) that rayon may run on any thread; partial sums of different units
@@ -13,13 +13,13 @@
 //! inside the backward pass, tile by tile (see `kernels::dense_weight_grad_adam`); the
 //! plain gradient ([`Network::gradients`]) is there for checks and gives the same step.
 //!
-//! For single images and plain loops, see `crate::reference`; this module is for speed.
+//! For single images and plain loops, see `picocnn_host::reference`; this module is for speed.
 
 use crate::kernels::{self, AdamStep, CONV_PARAMS, LANES};
 use crate::optim::Adam;
-use crate::params::Params;
 use picocnn::Variant;
 use picocnn::shape::{CLASSES, FILTERS, HIDDEN, IMAGE_PIXELS, KERNEL_TAPS};
+use picocnn_host::params::Params;
 use rayon::prelude::*;
 
 /// Units the feature map is split into: a fixed number, so that partial sums, and

@@ -7,8 +7,8 @@
 //! module only keeps the moments and the step count.
 
 use crate::kernels::{self, AdamStep};
-use crate::params::Params;
 use picocnn::Variant;
+use picocnn_host::params::Params;
 use serde::{Deserialize, Serialize};
 
 /// Adam's hyper-parameters and state: first and second moments shaped like the parameters.

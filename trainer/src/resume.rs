@@ -5,10 +5,10 @@
 //! by `trainer --resume`, which continues the run to the weights it would have reached
 //! without stopping.
 
-use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::framed;
 use crate::train::TrainState;
+use picocnn_host::atomic::write_atomic;
+use picocnn_host::framed;
 use std::path::Path;
 
 /// First bytes of every resume file.
@@ -19,10 +19,15 @@ pub const VERSION: u32 = 2;
 /// The file's bytes for `state`.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if postcard cannot encode it (it always can).
+/// [`picocnn_host::Error::Encode`] if postcard cannot encode it (it always can).
 pub fn to_bytes(state: &TrainState) -> Result<Vec<u8>> {
-    framed::encode(&MAGIC, VERSION, state)
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode the training state: {e}")))
+    framed::encode(&MAGIC, VERSION, state).map_err(|source| {
+        picocnn_host::Error::Encode {
+            what: "training state",
+            source,
+        }
+        .into()
+    })
 }
 
 /// Decodes a resume file's bytes; `path` only names the file in errors.
@@ -51,7 +56,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TrainState> {
 /// Reads a resume file.
 ///
 /// # Errors
-/// [`Error::Io`] if it cannot be read, else as [`from_bytes`].
+/// [`picocnn_host::Error::Io`] if it cannot be read, else as [`from_bytes`].
 pub fn read(path: &Path) -> Result<TrainState> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     from_bytes(&bytes, path)
@@ -60,7 +65,7 @@ pub fn read(path: &Path) -> Result<TrainState> {
 /// Writes a resume file atomically.
 ///
 /// # Errors
-/// [`Error::Io`] if writing fails (the destination is then unchanged).
+/// [`picocnn_host::Error::Io`] if writing fails (the destination is then unchanged).
 pub fn write(path: &Path, state: &TrainState) -> Result<()> {
     write_atomic(path, &to_bytes(state)?).map_err(|e| Error::io(path, e))
 }

@@ -7,15 +7,15 @@
 //! the same seed, data and settings give bit-identical weights on any number of threads.
 
 use crate::augment::{self, Augment};
-use crate::dataset::Split;
 use crate::error::{Error, Result};
 use crate::history::EpochRecord;
 use crate::network::{self, Network, Tally};
 use crate::optim::Adam;
-use crate::params::Params;
 use crate::schedule::{Schedule, Shape};
 use picocnn::Variant;
 use picocnn::shape::{CLASSES, FILTERS, HIDDEN, IMAGE_PIXELS, KERNEL_TAPS};
+use picocnn_host::dataset::Split;
+use picocnn_host::params::Params;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
@@ -131,13 +131,13 @@ pub fn init_params(variant: Variant, seed: u64) -> Params {
 /// A thread pool of `threads` workers (0: one per available core).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if the operating system refuses the threads.
+/// [`Error::Threads`] if the operating system refuses the threads.
 pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("trainer-{i}"))
         .build()
-        .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} worker threads: {e}")))
+        .map_err(|source| Error::Threads { threads, source })
 }
 
 /// Trains from Keras's initialization; see [`train_from`].
@@ -165,7 +165,7 @@ pub fn train(
 /// `seconds` is the wall time of the epoch's training pass alone.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if the training split is empty, the batch size is 0, or
+/// [`Error::TrainConfig`] if the training split is empty, the batch size is 0, or
 /// `params` is not shaped for `config.variant`; [`Error::TrainingDiverged`] if the loss or
 /// the weights stop being finite.
 pub fn train_from(
@@ -185,9 +185,7 @@ pub fn train_from(
         &never,
     )? {
         Outcome::Finished(params, records) => Ok((params, records)),
-        Outcome::Interrupted(_) => Err(Error::InvalidArgument(
-            "training stopped without being asked to".into(),
-        )),
+        Outcome::Interrupted(_) => Err(Error::UnexpectedStop),
     }
 }
 
@@ -310,7 +308,7 @@ fn labels_crc(train: &Split) -> u32 {
 /// weights (same data, settings and thread count as [`train_from`] promises).
 ///
 /// # Errors
-/// As [`train_from`], plus [`Error::InvalidArgument`] for a resume state that does not
+/// As [`train_from`], plus [`Error::ResumeMismatch`] for a resume state that does not
 /// fit `config` and `train` (see [`TrainState::mismatch`]).
 pub fn train_resumable(
     start: Start,
@@ -321,18 +319,16 @@ pub fn train_resumable(
     stop: &AtomicBool,
 ) -> Result<Outcome> {
     if train.is_empty() {
-        return Err(Error::InvalidArgument("no training images".into()));
+        return Err(Error::TrainConfig("no training images"));
     }
     if config.batch == 0 {
-        return Err(Error::InvalidArgument(
-            "batch size must be at least 1".into(),
-        ));
+        return Err(Error::TrainConfig("the batch size must be at least 1"));
     }
     let (mut params, mut adam, mut records, resume_at) = match start {
         Start::Fresh(params) => {
             if params.variant != config.variant || !params.has_valid_shapes() {
-                return Err(Error::InvalidArgument(
-                    "initial parameters do not fit the variant".into(),
+                return Err(Error::TrainConfig(
+                    "the initial parameters do not fit the variant",
                 ));
             }
             let adam = Adam::new(config.variant, config.learning_rate);
@@ -340,7 +336,7 @@ pub fn train_resumable(
         }
         Start::Resume(state) => {
             if let Some(reason) = state.mismatch(config, train) {
-                return Err(Error::InvalidArgument(format!("cannot resume: {reason}")));
+                return Err(Error::ResumeMismatch(reason));
             }
             let at = (state.epoch, state.batches_done, state.tally, state.seconds);
             (state.params, state.adam, state.records, Some(at))

@@ -3,11 +3,11 @@
 
 use picocnn::Variant;
 use picocnn::shape::IMAGE_PIXELS;
-use trainer::dataset::Split;
+use picocnn_host::dataset::Split;
+use picocnn_host::params::Params;
 use trainer::history::EpochRecord;
 use trainer::network::Network;
 use trainer::optim::Adam;
-use trainer::params::Params;
 use trainer::train::{self, Silent, TrainConfig};
 
 /// Pseudo-random images (blobs of ink on a dark background, like digits) and labels.

@@ -12,9 +12,9 @@ use picocnn::shape::{
     CLASSES, CONV_SIDE, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS,
     POOL_SIDE,
 };
+use picocnn_host::params::Params;
 use trainer::kernels::{self, CONV_PARAMS, CONV_POSITIONS, POOL_POSITIONS};
 use trainer::network::{self, Network};
-use trainer::params::Params;
 use trainer::train::init_params;
 
 /// Deterministic pseudo-random floats in `[-1, 1)`.
@@ -338,7 +338,7 @@ fn network_gradient_matches_finite_differences_variant_b() {
 }
 
 /// The network's forward pass (batched, tiled, threaded) against plain per-image loops
-/// written from the layout documented in `trainer::params`.
+/// written from the layout documented in `picocnn_host::params`.
 fn check_forward_against_plain_loops(variant: Variant) {
     let (images, labels) = batch(11, 12);
     let refs: Vec<&[u8; IMAGE_PIXELS]> = images.iter().collect();

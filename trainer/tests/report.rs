@@ -71,6 +71,26 @@ fn out_path(dir: &Path, name: &str) -> PathBuf {
     }
 }
 
+/// The RGB pixels of a PNG and its width.
+fn png_pixels(path: &Path) -> (Vec<[u8; 3]>, usize) {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut bytes = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut bytes).unwrap();
+    let pixels = bytes[..info.buffer_size()]
+        .chunks_exact(3)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (pixels, info.width as usize)
+}
+
+/// The colour at `(x, y)`.
+fn pixel(image: &(Vec<[u8; 3]>, usize), (x, y): (i32, i32)) -> [u8; 3] {
+    image.0[y as usize * image.1 + x as usize]
+}
+
 /// Decodes a PNG and checks it is RGB of the given size (or any size if `None`), with
 /// a real amount of drawing on it; returns its size.
 fn assert_drawn_png(path: &Path, size: Option<(u32, u32)>) -> (u32, u32) {
@@ -206,6 +226,77 @@ fn training_curves_are_a_png() {
     assert_drawn_png(&one, Some((1400, 560)));
 }
 
+/// Each curve's markers sit where its history's values are: in the series' own colour,
+/// in epoch order from left to right, rising or falling as the values do, the variants in
+/// the order of their values, and on one linear scale per panel.
+#[test]
+fn training_curves_put_every_epoch_where_its_value_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = out_path(dir.path(), "curves-content.png");
+    let histories = [history(Variant::NoPool, 5), history(Variant::Pool, 5)];
+    let marks = plot_training_curves(&histories, &path).unwrap();
+    assert_eq!(
+        marks.len(),
+        8,
+        "2 panels x 2 variants x training/validation"
+    );
+    let image = png_pixels(&path);
+    let value = |variant: Variant, accuracy: bool, validation: bool, epoch: usize| {
+        let h = histories.iter().find(|h| h.variant == variant).unwrap();
+        let r = &h.epochs[epoch];
+        match (accuracy, validation) {
+            (true, false) => r.train_accuracy,
+            (true, true) => r.val_accuracy,
+            (false, false) => r.train_loss,
+            (false, true) => r.val_loss,
+        }
+    };
+    let mut pixels_per_unit = Vec::new();
+    for m in &marks {
+        assert_eq!(m.points.len(), 5);
+        let colour = match m.variant {
+            Variant::NoPool => [31, 119, 180],
+            Variant::Pool => [255, 127, 14],
+        };
+        if !m.validation {
+            // Training markers are filled discs: their centre is the series' colour.
+            for &p in &m.points {
+                assert_eq!(pixel(&image, p), colour, "{m:?} at {p:?}");
+            }
+        }
+        assert!(m.points.windows(2).all(|w| w[0].0 < w[1].0), "{m:?}");
+        let first = value(m.variant, m.accuracy, m.validation, 0);
+        let last = value(m.variant, m.accuracy, m.validation, 4);
+        let (y0, y4) = (m.points[0].1, m.points[4].1);
+        // Pixel rows grow downwards: a rising value moves up.
+        assert_eq!(last > first, y4 < y0, "{m:?}");
+        pixels_per_unit.push((m.accuracy, f64::from(y0 - y4) / (last - first)));
+    }
+    for panel in [true, false] {
+        let scales: Vec<f64> = pixels_per_unit
+            .iter()
+            .filter(|(a, _)| *a == panel)
+            .map(|&(_, s)| s)
+            .collect();
+        let (lo, hi) = scales
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        assert!(hi - lo < 0.03 * hi.abs(), "one scale per panel: {scales:?}");
+    }
+    // The last training accuracy of A is above B's (the history says 0.95 vs 0.94), its
+    // last training loss below.
+    let last_y = |variant, accuracy| {
+        marks
+            .iter()
+            .find(|m| m.variant == variant && m.accuracy == accuracy && !m.validation)
+            .unwrap()
+            .points[4]
+            .1
+    };
+    assert!(last_y(Variant::NoPool, true) < last_y(Variant::Pool, true));
+    assert!(last_y(Variant::NoPool, false) > last_y(Variant::Pool, false));
+}
+
 #[test]
 fn a_history_without_epochs_is_an_error_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -270,6 +361,36 @@ fn confusion_counts_and_plot() {
         .unwrap();
         assert_drawn_png(&path, None);
     }
+    // What the cells show: the diagonal is the darkest cell of every row, the one
+    // confusion per row (class + 3) is coloured but lighter, every other cell is white.
+    let path = out_path(dir.path(), "confusion-content.png");
+    let grid = plot_confusion(
+        &confusion,
+        &Dataset::Mnist.class_names(),
+        "Confusion matrix",
+        &path,
+    )
+    .unwrap();
+    let image = png_pixels(&path);
+    let darkness = |t: usize, p: usize| {
+        let (x, y) = grid.corner(t, p);
+        // Near the corner, clear of the grid line and of the count in the middle.
+        let c = pixel(&image, (x + 6, y + 6));
+        765 - c.iter().map(|&v| u32::from(v)).sum::<u32>()
+    };
+    for t in 0..CLASSES {
+        for p in 0..CLASSES {
+            let d = darkness(t, p);
+            if p == t {
+                assert!(d > 400, "diagonal ({t},{p}): {d}");
+            } else if p == (t + 3) % 10 {
+                assert!(d > 0 && d < darkness(t, t), "confusion ({t},{p}): {d}");
+            } else {
+                assert_eq!(d, 0, "empty cell ({t},{p})");
+            }
+        }
+    }
+
     let empty = Confusion::from_predictions(&[], &[]);
     assert!(
         plot_confusion(
@@ -319,11 +440,11 @@ fn comparison_is_a_png_and_shows_missing_values() {
 }
 
 /// Deterministic pseudo-random weights in `[-scale, scale)`.
-fn random_params(variant: Variant, seed: u64) -> trainer::params::Params {
+fn random_params(variant: Variant, seed: u64) -> picocnn_host::params::Params {
     let mut state = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
-    let mut params = trainer::params::Params::zeros(variant);
+    let mut params = picocnn_host::params::Params::zeros(variant);
     for (t, tensor) in params.tensors_mut().into_iter().enumerate() {
         let scale = [0.5, 0.05, 0.02, 0.05, 0.2, 0.05][t];
         for w in tensor.iter_mut() {
@@ -350,9 +471,9 @@ fn trained_folder(root: &Path, images: usize) -> (PathBuf, PathBuf) {
         .enumerate()
         .flat_map(|(i, &l)| image(usize::from(l), i))
         .collect();
-    trainer::idx::write_images(
+    picocnn_host::idx::write_images(
         &data.join("mnist/t10k-images-idx3-ubyte"),
-        &trainer::idx::Images {
+        &picocnn_host::idx::Images {
             count: images,
             rows: IMAGE_SIDE,
             cols: IMAGE_SIDE,
@@ -360,15 +481,15 @@ fn trained_folder(root: &Path, images: usize) -> (PathBuf, PathBuf) {
         },
     )
     .unwrap();
-    trainer::idx::write_labels(&data.join("mnist/t10k-labels-idx1-ubyte"), &labels).unwrap();
-    let split = trainer::dataset::Split::new(pixels, labels).unwrap();
+    picocnn_host::idx::write_labels(&data.join("mnist/t10k-labels-idx1-ubyte"), &labels).unwrap();
+    let split = picocnn_host::dataset::Split::new(pixels, labels).unwrap();
     for variant in Variant::ALL {
-        let checkpoint = trainer::params::Checkpoint {
+        let checkpoint = picocnn_host::params::Checkpoint {
             dataset: Dataset::Mnist,
             params: random_params(variant, variant as u64 + 7),
         };
-        let calibration = trainer::quantize::calibrate(&checkpoint, &split, images).unwrap();
-        let model = trainer::quantize::quantize(&checkpoint, &calibration).unwrap();
+        let calibration = picocnn_host::quantize::calibrate(&checkpoint, &split, images).unwrap();
+        let model = picocnn_host::quantize::quantize(&checkpoint, &calibration).unwrap();
         let bytes = trainer::export::model_bytes(&model).unwrap();
         std::fs::write(models.join(format!("{}.bin", variant.name())), bytes).unwrap();
         let mut h = history(variant, 3);
@@ -421,7 +542,8 @@ fn report_renders_every_plot_for_a_folder_of_models() {
     // (checked against the core run here), the file size, and Scratch's size.
     assert_eq!(report.comparison.variants.len(), 2);
     let test =
-        trainer::dataset::load_part(&data, Dataset::Mnist, trainer::dataset::Part::Test).unwrap();
+        picocnn_host::dataset::load_part(&data, Dataset::Mnist, picocnn_host::dataset::Part::Test)
+            .unwrap();
     for figures in &report.comparison.variants {
         let bytes = std::fs::read(models.join(format!("{}.bin", figures.variant.name()))).unwrap();
         let model = picocnn::Model::from_bytes(&bytes).unwrap();
@@ -459,7 +581,10 @@ fn report_names_the_missing_or_broken_model_file() {
 
     std::fs::write(models.join("pool.bin"), b"PCNN but not a model").unwrap();
     let err = report::write_report(&models, &data, &out).unwrap_err();
-    assert!(matches!(err, Error::ModelFile { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Host(picocnn_host::Error::ModelFile { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("pool.bin"), "{err}");
 
     std::fs::remove_file(models.join("pool.bin")).unwrap();

@@ -5,11 +5,11 @@
 //! workspace's `data/`. A missing dataset fails the test rather than skipping it.
 
 use picocnn::{Dataset, Variant};
+use picocnn_host::dataset::{self, Data, Split};
+use picocnn_host::idx::{self, Images};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use trainer::dataset::{self, Data, Split};
 use trainer::history::History;
-use trainer::idx::{self, Images};
 use trainer::network;
 use trainer::train::{self, Silent, TrainConfig};
 
@@ -125,7 +125,7 @@ fn command_line_trains_and_writes_model_checkpoint_and_history() {
     );
     assert!(stdout.contains("Test accuracy"), "{stdout}");
 
-    let checkpoint = trainer::checkpoint::read(&dir.path().join("w.ckpt")).unwrap();
+    let checkpoint = picocnn_host::checkpoint::read(&dir.path().join("w.ckpt")).unwrap();
     assert_eq!(
         (checkpoint.dataset, checkpoint.params.variant),
         (Dataset::Mnist, Variant::Pool)

@@ -20,7 +20,7 @@
 //! - convolution output: `(y * CONV_SIDE + x) * FILTERS + f` rows, after ReLU.
 //! - pooled output: `(y * POOL_SIDE + x) * FILTERS + f` rows; its `argmax` companion has
 //!   the same layout.
-//! - dense weights: `w[i * n_out + j]`, input `i` to output `j` (see [`crate::params`]).
+//! - dense weights: `w[i * n_out + j]`, input `i` to output `j` (see [`picocnn_host::params`]).
 //! - a dense layer's output gradient comes in two forms: `dyt` (`n_out x bp`, the
 //!   activation layout) for the input gradient and `dy` (`bp x n_out`) for the weight
 //!   gradient, because each kernel wants the dimension it vectorizes over innermost.

@@ -10,9 +10,9 @@ use super::canvas::{
     Area, COLOR_A, COLOR_B, COLOR_GRID, DrawResult, render_png, text, text_centered,
 };
 use super::curves::dataset_title;
-use super::summary::{format_bytes, group_thousands};
 use super::variant_label;
 use crate::error::Result;
+use picocnn_host::summary::{format_bytes, group_thousands};
 
 /// What was measured for one variant; the caller fills what it has, `None` is drawn as
 /// "not measured".

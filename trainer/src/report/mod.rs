@@ -16,16 +16,15 @@ mod confusion;
 mod curves;
 mod render;
 mod samples;
-pub mod summary;
 
 use picocnn::Variant;
 
 pub use comparison::{Comparison, VariantFigures, plot_comparison};
-pub use confusion::{Confusion, plot_confusion};
-pub use curves::plot_training_curves;
+pub use confusion::{CellGrid, Confusion, plot_confusion};
+pub use curves::{SeriesMarks, plot_training_curves};
+pub use picocnn_host::summary::{Summary, summary};
 pub use render::{HISTORY_SUFFIX, ModelFiles, Report, find_models, read_history, write_report};
 pub use samples::{Sample, plot_prediction_grid, plot_probabilities};
-pub use summary::{Summary, summary};
 
 /// The variant's name in legends: `"A: no pooling"` / `"B: 2x2 max-pooling"`.
 pub fn variant_label(variant: Variant) -> String {

@@ -15,11 +15,11 @@ use super::comparison::{Comparison, VariantFigures, plot_comparison};
 use super::confusion::{Confusion, plot_confusion};
 use super::curves::{dataset_title, plot_training_curves};
 use super::samples::{Sample, plot_prediction_grid, plot_probabilities};
-use super::summary::{group_thousands, summary};
 use super::variant_label;
-use crate::dataset::{self, Part, Split};
 use crate::error::{Error, Result};
 use crate::history::History;
+use picocnn_host::dataset::{self, Part, Split};
+use picocnn_host::summary::{group_thousands, summary};
 
 /// Suffix of the training history next to each model.
 pub const HISTORY_SUFFIX: &str = ".history.json";
@@ -55,8 +55,8 @@ pub struct Report {
 /// sorted by file name.
 ///
 /// # Errors
-/// [`Error::Io`] if `dir` cannot be read; [`Error::InvalidArgument`] if it holds no
-/// history, or a history has no model file next to it.
+/// [`picocnn_host::Error::Io`] if `dir` cannot be read; [`Error::NoModels`] if it holds no
+/// history, [`Error::ModelMissing`] if a history has no model file next to it.
 pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
@@ -69,11 +69,10 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
         };
         let weights = dir.join(format!("{stem}.bin"));
         if !weights.is_file() {
-            return Err(Error::InvalidArgument(format!(
-                "{}: no model file next to {} (export the model first)",
-                weights.display(),
-                path.display()
-            )));
+            return Err(Error::ModelMissing {
+                history: path,
+                weights,
+            });
         }
         found.push(ModelFiles {
             weights,
@@ -82,10 +81,9 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
     }
     found.sort_by(|a, b| a.weights.cmp(&b.weights));
     if found.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{}: no trained model here (expected <name>{HISTORY_SUFFIX} and <name>.bin)",
-            dir.display()
-        )));
+        return Err(Error::NoModels {
+            dir: dir.to_owned(),
+        });
     }
     Ok(found)
 }
@@ -93,7 +91,7 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
 /// Reads a training history written by the trainer.
 ///
 /// # Errors
-/// [`Error::Io`] if it cannot be read, [`Error::HistoryFile`] if it is not a history.
+/// [`picocnn_host::Error::Io`] if it cannot be read, [`Error::HistoryFile`] if it is not a history.
 pub fn read_history(path: &Path) -> Result<History> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|source| Error::HistoryFile {
@@ -129,42 +127,42 @@ struct Evaluated {
 ///
 /// # Errors
 /// Any error of [`find_models`], [`read_history`], loading the dataset, or writing a
-/// plot; [`Error::ModelFile`] if a model file is rejected by the core;
-/// [`Error::InvalidArgument`] if a model's variant or dataset disagrees with its history,
-/// or the models were trained on different datasets.
+/// plot; [`picocnn_host::Error::ModelFile`] if a model file is rejected by the core;
+/// [`Error::HistoryMismatch`] if a model's variant or dataset disagrees with its history,
+/// [`Error::MixedDatasets`] if the models were trained on different datasets.
 pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Result<Report> {
     let models = find_models(models_dir)?;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let mut tests: Vec<(Dataset, Split)> = Vec::new();
+    let mut test: Option<(Dataset, Split)> = None;
     let mut evaluated = Vec::new();
     for files in models {
         let history = read_history(&files.history)?;
         let bytes = std::fs::read(&files.weights).map_err(|e| Error::io(&files.weights, e))?;
-        let model = Model::from_bytes(&bytes).map_err(|source| Error::ModelFile {
+        let model = Model::from_bytes(&bytes).map_err(|source| picocnn_host::Error::ModelFile {
             path: files.weights.clone(),
             source,
         })?;
         if model.variant() != history.variant || model.dataset() != history.dataset {
-            return Err(Error::InvalidArgument(format!(
-                "{}: model is {} on {} but its history says {} on {}",
-                files.weights.display(),
-                model.variant().name(),
-                model.dataset().name(),
-                history.variant.name(),
-                history.dataset.name()
-            )));
+            return Err(Error::HistoryMismatch {
+                weights: files.weights.clone(),
+                model: format!("{} on {}", model.variant().name(), model.dataset().name()),
+                history: format!("{} on {}", history.variant.name(), history.dataset.name()),
+            });
         }
-        if !tests.iter().any(|(d, _)| *d == model.dataset()) {
-            let split = dataset::load_part(data_dir, model.dataset(), Part::Test)?;
-            tests.push((model.dataset(), split));
+        let (dataset, split) = match &mut test {
+            Some(loaded) => loaded,
+            None => test.insert((
+                model.dataset(),
+                dataset::load_part(data_dir, model.dataset(), Part::Test)?,
+            )),
+        };
+        if *dataset != model.dataset() {
+            return Err(Error::MixedDatasets {
+                dir: models_dir.to_owned(),
+            });
         }
-        let test = tests
-            .iter()
-            .find(|(d, _)| *d == model.dataset())
-            .map(|(_, s)| s)
-            .ok_or_else(|| Error::InvalidArgument("test set not loaded".into()))?;
-        let predictions = classify_all(&model, test);
-        let micros_per_inference = time_inference(&model, test);
+        let predictions = classify_all(&model, split);
+        let micros_per_inference = time_inference(&model, split);
         evaluated.push(Evaluated {
             variant: model.variant(),
             dataset: model.dataset(),
@@ -177,21 +175,11 @@ pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Resul
             micros_per_inference,
         });
     }
-    let dataset = evaluated
-        .first()
-        .map(|e| e.dataset)
-        .ok_or_else(|| Error::InvalidArgument("no models".into()))?;
-    if evaluated.iter().any(|e| e.dataset != dataset) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: the models were trained on different datasets; report them one dataset at a time",
-            models_dir.display()
-        )));
-    }
-    let test = tests
-        .into_iter()
-        .next()
-        .map(|(_, s)| s)
-        .ok_or_else(|| Error::InvalidArgument("test set not loaded".into()))?;
+    let Some((dataset, test)) = test else {
+        return Err(Error::NoModels {
+            dir: models_dir.to_owned(),
+        });
+    };
 
     let mut files = Vec::new();
     let curves = out_dir.join("training-curves.png");

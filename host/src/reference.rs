@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::dataset::Split;
 use crate::params::Params;
-use crate::quantize::QuantModel;
+use crate::quant_model::QuantModel;
 
 /// Every activation of one image through the float model.
 #[derive(Debug, Clone, PartialEq)]

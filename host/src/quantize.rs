@@ -8,70 +8,28 @@
 //!   Max-pooling keeps its input's scale and zero point.
 //! - Biases: int32 at scale `s_in * s_w`.
 //! - Requantization: each channel's `s_in * s_w / s_out`, computed in `f64`, becomes a
-//!   [`Multiplier`] once, here ([`picocnn::quant::quantize_multiplier`]).
+//!   [`Multiplier`](picocnn::quant::Multiplier) once, here ([`picocnn::quant::quantize_multiplier`]).
 //! - Output layer: its int32 accumulators (per-class scales `s_h * s_w[k]`) are
 //!   requantized to one common logit scale, [`LOGIT_SCALE`] = `2^-16`, so the integer
 //!   logits are exact, comparable across classes, and read as `logit / 65536`.
 //!
 //! Weights are kept in the float model's natural layouts (see [`QuantLayer::weights`]);
-//! [`crate::export`] reorders them for the core.
+//! [`crate::codec`] reorders them for the core.
 
-use picocnn::quant::{Multiplier, quantize_multiplier};
-use picocnn::shape::{CLASSES, FILTERS, HIDDEN, KERNEL_TAPS, Variant};
-use picocnn::{Dataset, model::BIAS_LIMIT, model::INPUT_ZERO_POINT};
+use picocnn::quant::quantize_multiplier;
+use picocnn::shape::{CLASSES, FILTERS, HIDDEN, KERNEL_TAPS};
+use picocnn::{model::BIAS_LIMIT, model::INPUT_ZERO_POINT};
 
 use rayon::prelude::*;
 
 use crate::dataset::Split;
-use crate::error::{Error, Result};
+use crate::error::{Error, QuantProblem, Result};
 use crate::params::Checkpoint;
+use crate::quant_model::{INPUT_SCALE, LOGIT_SCALE, QuantLayer, QuantModel};
 use crate::reference::forward_f32;
-
-/// Real value of one integer logit step.
-pub const LOGIT_SCALE: f64 = 1.0 / 65536.0;
-
-/// Real scale of the int8 input: pixel / 255.
-pub const INPUT_SCALE: f64 = 1.0 / 255.0;
 
 /// Images used for calibration unless the caller says otherwise.
 pub const DEFAULT_CALIBRATION_IMAGES: usize = 2000;
-
-/// One quantized layer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuantLayer {
-    /// int8 weights in the float model's layout: conv `[filter][tap]`, hidden
-    /// `[input][unit]`, output `[unit][class]`.
-    pub weights: Vec<i8>,
-    /// Per output channel: the weights' real scale.
-    pub weight_scale: Vec<f64>,
-    /// Per output channel: bias at scale `s_in * weight_scale`.
-    pub bias: Vec<i32>,
-    /// Per output channel: `s_in * weight_scale / out_scale` as an integer multiplier.
-    pub requant: Vec<Multiplier>,
-    /// Real scale of the layer's output.
-    pub out_scale: f64,
-    /// Zero point of the layer's output (-128 after ReLU, 0 for the logits).
-    pub out_zero_point: i8,
-}
-
-/// A whole quantized network, ready for export or for the host int8 reference.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuantModel {
-    /// Which network.
-    pub variant: Variant,
-    /// Which dataset it was trained on.
-    pub dataset: Dataset,
-    /// Real scale of the input (`1/255`).
-    pub input_scale: f64,
-    /// Zero point of the input (-128).
-    pub input_zero_point: i8,
-    /// Convolution (32 filters), ReLU.
-    pub conv: QuantLayer,
-    /// Hidden dense (128), ReLU.
-    pub hidden: QuantLayer,
-    /// Output dense (10), int32 logits at [`LOGIT_SCALE`].
-    pub output: QuantLayer,
-}
 
 /// The largest post-ReLU activations seen on the calibration images.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,18 +46,16 @@ pub struct Calibration {
 /// the activation ranges.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if the split is empty, `count` is 0 or the checkpoint's
-/// parameters do not have the shapes of their variant.
+/// [`Error::NoCalibrationImages`] if the split is empty or `count` is 0,
+/// [`Error::ParamShapes`] if the checkpoint's parameters do not fit their variant.
 pub fn calibrate(checkpoint: &Checkpoint, split: &Split, count: usize) -> Result<Calibration> {
     if split.is_empty() || count == 0 {
-        return Err(Error::InvalidArgument(
-            "calibration needs at least one image".into(),
-        ));
+        return Err(Error::NoCalibrationImages);
     }
     if !checkpoint.params.has_valid_shapes() {
-        return Err(Error::InvalidArgument(
-            "checkpoint parameters do not match their variant".into(),
-        ));
+        return Err(Error::ParamShapes {
+            variant: checkpoint.params.variant,
+        });
     }
     let count = count.min(split.len());
     let step = split.len() / count;
@@ -136,7 +92,7 @@ fn activation_scale(max: f32) -> f64 {
 /// weight of output channel `o` from input `i`; the result is laid out by `index(o, i)`.
 #[allow(clippy::too_many_arguments)]
 fn quantize_layer(
-    name: &str,
+    layer: &'static str,
     outputs: usize,
     inputs: usize,
     weight: impl Fn(usize, usize) -> f32,
@@ -151,11 +107,14 @@ fn quantize_layer(
     let mut biases = Vec::with_capacity(outputs);
     let mut requant = Vec::with_capacity(outputs);
     for o in 0..outputs {
+        let problem = |problem| Error::Quantization {
+            layer,
+            channel: o,
+            problem,
+        };
         let max = (0..inputs).map(|i| weight(o, i).abs()).fold(0f32, f32::max);
         if !max.is_finite() {
-            return Err(Error::InvalidArgument(format!(
-                "{name}: channel {o} has a non-finite weight"
-            )));
+            return Err(problem(QuantProblem::NonFiniteWeight));
         }
         // An all-zero channel quantizes to zeros with any scale; 1/127 keeps the bias exact.
         let s_w = if max > 0.0 {
@@ -169,18 +128,12 @@ fn quantize_layer(
         }
         let b = (f64::from(bias[o]) / (in_scale * s_w)).round();
         if b.is_nan() || b.abs() > f64::from(BIAS_LIMIT) {
-            return Err(Error::InvalidArgument(format!(
-                "{name}: bias of channel {o} ({}) does not fit the int32 accumulator range",
-                bias[o]
-            )));
+            return Err(problem(QuantProblem::BiasRange(bias[o])));
         }
         biases.push(b as i32);
         let factor = in_scale * s_w / out_scale;
-        let m = quantize_multiplier(factor).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{name}: requantization factor {factor} of channel {o} is out of range"
-            ))
-        })?;
+        let m = quantize_multiplier(factor)
+            .ok_or_else(|| problem(QuantProblem::FactorRange(factor)))?;
         requant.push(m);
         weight_scale.push(s_w);
     }
@@ -197,14 +150,15 @@ fn quantize_layer(
 /// Quantizes a checkpoint with the given activation ranges.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if the parameters have the wrong shapes, hold non-finite
-/// values, or a bias or scale does not fit the integer representation.
+/// [`Error::ParamShapes`] if the parameters have the wrong shapes,
+/// [`Error::Quantization`] if they hold non-finite values or a bias or scale does not fit
+/// the integer representation.
 pub fn quantize(checkpoint: &Checkpoint, calibration: &Calibration) -> Result<QuantModel> {
     let p = &checkpoint.params;
     if !p.has_valid_shapes() {
-        return Err(Error::InvalidArgument(
-            "checkpoint parameters do not match their variant".into(),
-        ));
+        return Err(Error::ParamShapes {
+            variant: checkpoint.params.variant,
+        });
     }
     let conv_scale = activation_scale(calibration.conv_max);
     let hidden_scale = activation_scale(calibration.hidden_max);

@@ -14,8 +14,6 @@
 
 use std::path::{Path, PathBuf};
 
-use picocnn::shape::IMAGE_SIDE;
-
 use crate::dataset::Split;
 use crate::error::{Error, Result};
 use crate::idx;
@@ -39,20 +37,13 @@ pub fn files(data: &Path) -> Option<(PathBuf, PathBuf)> {
 /// The held-out set in `data`, or `None` if its files are not there (older data folders).
 ///
 /// # Errors
-/// As [`idx::read_images`] and [`idx::read_labels`], plus [`Error::ImageSize`] and
-/// [`Error::CountMismatch`] for files that do not pair up as 28x28 images with labels.
+/// As [`idx::read_network_images`] and [`idx::read_labels`], plus
+/// [`Error::CountMismatch`] if images and labels differ in number.
 pub fn load(data: &Path) -> Result<Option<Split>> {
     let Some((images_path, labels_path)) = files(data) else {
         return Ok(None);
     };
-    let images = idx::read_images(&images_path)?;
-    if images.rows != IMAGE_SIDE || images.cols != IMAGE_SIDE {
-        return Err(Error::ImageSize {
-            path: images_path,
-            rows: u32::try_from(images.rows).unwrap_or(u32::MAX),
-            cols: u32::try_from(images.cols).unwrap_or(u32::MAX),
-        });
-    }
+    let images = idx::read_network_images(&images_path)?;
     let labels = idx::read_labels(&labels_path)?;
     if labels.len() != images.count {
         return Err(Error::CountMismatch {
@@ -78,6 +69,24 @@ pub fn per_class(
         }
     }
     counts
+}
+
+/// Overall accuracy from [`per_class`] counts (0 for no images).
+pub fn accuracy(counts: &[(usize, usize); 10]) -> f64 {
+    let (correct, total) = counts
+        .iter()
+        .fold((0, 0), |(c, t), &(ci, ti)| (c + ci, t + ti));
+    correct as f64 / total.max(1) as f64
+}
+
+/// `0: 99.5, 1: 93.4, ...`: per-class accuracy in percent, for one line of output.
+pub fn describe_per_class(counts: &[(usize, usize); 10]) -> String {
+    counts
+        .iter()
+        .enumerate()
+        .map(|(class, &(c, t))| format!("{class}: {:.1}", 100.0 * c as f64 / t.max(1) as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -117,6 +126,8 @@ mod tests {
         assert_eq!(counts[1], (1, 1));
         assert_eq!(counts[9], (1, 1));
         assert_eq!(counts[5], (0, 0));
+        assert_eq!(accuracy(&counts), 0.75);
+        assert!(describe_per_class(&counts).starts_with("0: 50.0, 1: 100.0, 2: 0.0"));
     }
 
     /// The checked-in set is what the generator's pinned SHA-256 says (see

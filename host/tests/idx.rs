@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use picocnn::Dataset;
+use picocnn_host::Error;
+use picocnn_host::dataset::{self, Part};
+use picocnn_host::idx::{self, Images};
 use proptest::prelude::*;
-use trainer::dataset::{self, Part};
-use trainer::error::Error;
-use trainer::idx::{self, Images};
 
 fn data_dir() -> PathBuf {
     match std::env::var_os("PICOCNN_DATA") {
@@ -128,20 +128,24 @@ fn write_refuses_what_the_reader_would_refuse() {
     bad.pixels.pop();
     assert!(matches!(
         idx::write_images(&path, &bad),
-        Err(Error::InvalidArgument(_))
+        Err(Error::IdxWriteShape { pixels: 17, .. })
     ));
     let empty = sample_images(0, 3, 3);
     assert!(matches!(
         idx::write_images(&path, &empty),
-        Err(Error::InvalidArgument(_))
+        Err(Error::IdxWriteShape { count: 0, .. })
     ));
     assert!(matches!(
         idx::write_labels(&path, &[]),
-        Err(Error::InvalidArgument(_))
+        Err(Error::IdxWriteCount { count: 0, .. })
     ));
     assert!(matches!(
         idx::write_labels(&path, &[1, 10]),
-        Err(Error::InvalidArgument(_))
+        Err(Error::LabelOutOfRange {
+            index: 1,
+            value: 10,
+            ..
+        })
     ));
     assert!(!path.exists());
 }

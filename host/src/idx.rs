@@ -30,6 +30,8 @@ use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
 
+use picocnn::shape::IMAGE_SIDE;
+
 use crate::error::{Error, Result};
 
 /// Magic number of an IDX label file (unsigned bytes, one dimension).
@@ -44,6 +46,14 @@ pub const MAX_LABEL: u8 = 9;
 
 /// The first two bytes of every gzip stream, by which the readers recognise gzip.
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether a file starting with `prefix` (its first bytes) is for this reader: gzip, or an
+/// IDX file of unsigned bytes (`00 00 08`, then the number of dimensions). What exactly it
+/// holds is for [`read_images`] or [`read_labels`] to check.
+pub fn looks_like_idx(prefix: &[u8]) -> bool {
+    let ubyte = LABELS_MAGIC.to_be_bytes();
+    prefix.starts_with(&GZIP_MAGIC) || ubyte.get(..3).is_some_and(|m| prefix.starts_with(m))
+}
 /// Deflate never expands data by more than about 1032:1, so a gzip file cannot
 /// legitimately decode to more than this many times its own size; used only to bound the
 /// first allocation, the stream itself is still checked byte for byte.
@@ -140,6 +150,22 @@ pub fn read_images(path: &Path) -> Result<Images> {
     })
 }
 
+/// Reads an IDX image file whose images must be network input: 28x28.
+///
+/// # Errors
+/// As [`read_images`], and [`Error::ImageSize`] for images of another size.
+pub fn read_network_images(path: &Path) -> Result<Images> {
+    let images = read_images(path)?;
+    if images.rows != IMAGE_SIDE || images.cols != IMAGE_SIDE {
+        return Err(Error::ImageSize {
+            path: path.to_owned(),
+            rows: images.rows,
+            cols: images.cols,
+        });
+    }
+    Ok(images)
+}
+
 /// Reads an IDX label file (raw or gzip-compressed); every label must be in `0..=9`.
 ///
 /// # Errors
@@ -163,32 +189,23 @@ fn check_labels(path: &Path, labels: Vec<u8>) -> Result<Vec<u8>> {
 /// Writes `images` to `path` as a raw (uncompressed) IDX image file, atomically.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if `images.pixels` is not `count * rows * cols` bytes, a
+/// [`Error::IdxWriteShape`] if `images.pixels` is not `count * rows * cols` bytes, a
 /// dimension is zero or does not fit the format's `u32`, or the data exceeds
 /// [`MAX_DATA_BYTES`] (the reader would refuse the file); [`Error::Io`] if writing fails
 /// (the destination is then unchanged).
 pub fn write_images(path: &Path, images: &Images) -> Result<()> {
     let dims = [images.count, images.rows, images.cols];
     let dims = dims.map(|d| u32::try_from(d).unwrap_or(0));
-    let header = check_dims(path, Kind::Images, dims).map_err(|_| {
-        Error::InvalidArgument(format!(
-            "{}: cannot write {} images of {}x{} as IDX (zero or too large)",
-            path.display(),
-            images.count,
-            images.rows,
-            images.cols
-        ))
-    })?;
+    let shape = || Error::IdxWriteShape {
+        path: path.to_owned(),
+        count: images.count,
+        rows: images.rows,
+        cols: images.cols,
+        pixels: images.pixels.len(),
+    };
+    let header = check_dims(path, Kind::Images, dims).map_err(|_| shape())?;
     if u64::try_from(images.pixels.len()).ok() != Some(header.data_len) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: {} images of {}x{} need {} pixels, got {}",
-            path.display(),
-            images.count,
-            images.rows,
-            images.cols,
-            header.data_len,
-            images.pixels.len()
-        )));
+        return Err(shape());
     }
     write_idx(path, IMAGES_MAGIC, &dims, &images.pixels)
 }
@@ -196,23 +213,21 @@ pub fn write_images(path: &Path, images: &Images) -> Result<()> {
 /// Writes `labels` to `path` as a raw IDX label file, atomically.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if `labels` is empty, longer than [`MAX_DATA_BYTES`], or
-/// holds a value above 9 (the reader would refuse the file); [`Error::Io`] if writing
+/// [`Error::IdxWriteCount`] if `labels` is empty or longer than [`MAX_DATA_BYTES`],
+/// [`Error::LabelOutOfRange`] if one is above 9 (the reader would refuse the file); [`Error::Io`] if writing
 /// fails.
 pub fn write_labels(path: &Path, labels: &[u8]) -> Result<()> {
     let count = u32::try_from(labels.len()).unwrap_or(0);
-    check_dims(path, Kind::Labels, [count, 1, 1]).map_err(|_| {
-        Error::InvalidArgument(format!(
-            "{}: cannot write {} labels as IDX (zero or too many)",
-            path.display(),
-            labels.len()
-        ))
+    check_dims(path, Kind::Labels, [count, 1, 1]).map_err(|_| Error::IdxWriteCount {
+        path: path.to_owned(),
+        count: labels.len(),
     })?;
-    if let Some((index, value)) = labels.iter().enumerate().find(|(_, l)| **l > MAX_LABEL) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: label {value} at index {index} is outside 0..=9",
-            path.display()
-        )));
+    if let Some((index, &value)) = labels.iter().enumerate().find(|(_, l)| **l > MAX_LABEL) {
+        return Err(Error::LabelOutOfRange {
+            path: path.to_owned(),
+            index,
+            value,
+        });
     }
     write_idx(path, LABELS_MAGIC, &[count], labels)
 }

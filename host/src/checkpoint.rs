@@ -19,10 +19,12 @@ pub const VERSION: u32 = 1;
 /// The file's bytes for `checkpoint`.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if postcard cannot encode it (it always can for valid params).
+/// [`Error::Encode`] if postcard cannot encode it (it always can for valid params).
 pub fn to_bytes(checkpoint: &Checkpoint) -> Result<Vec<u8>> {
-    framed::encode(&MAGIC, VERSION, checkpoint)
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode checkpoint: {e}")))
+    framed::encode(&MAGIC, VERSION, checkpoint).map_err(|source| Error::Encode {
+        what: "checkpoint",
+        source,
+    })
 }
 
 /// Decodes a checkpoint file's bytes; `path` only names the file in errors.
