@@ -277,10 +277,11 @@ impl Augment {
         let (a, b) = (cos * inv * mirror, sin * inv * mirror);
         let (c, d) = (-sin * inv, cos * inv);
         let centre = (IMAGE_SIDE as f32 - 1.0) / 2.0;
+        let source = padded(image);
+        let dxs: [f32; IMAGE_SIDE] = std::array::from_fn(|x| x as f32 - centre - tx);
         for (y, row) in out.chunks_exact_mut(IMAGE_SIDE).enumerate() {
             let dy = y as f32 - centre - ty;
-            for (x, o) in row.iter_mut().enumerate() {
-                let dx = x as f32 - centre - tx;
+            for (x, (o, &dx)) in row.iter_mut().zip(&dxs).enumerate() {
                 let mut sx = centre + a * dx + b * dy;
                 let mut sy = centre + c * dx + d * dy;
                 if self.elastic > 0.0 {
@@ -288,7 +289,7 @@ impl Augment {
                     sx += ex;
                     sy += ey;
                 }
-                *o = sample_bilinear(image, sx, sy);
+                *o = sample_bilinear(&source, sx, sy);
             }
         }
     }
@@ -323,20 +324,41 @@ fn elastic_at(
     lerp(top, bottom, fy)
 }
 
-/// The image at `(sx, sy)` (pixel centres at integers), 0 outside.
-fn sample_bilinear(image: &[u8; IMAGE_PIXELS], sx: f32, sy: f32) -> f32 {
+/// Side of the zero-padded copy the warp samples from: one row and column of background
+/// before the image and two after, so that every clamped coordinate's four neighbours
+/// exist and no pixel needs a bounds test.
+const PADDED_SIDE: usize = IMAGE_SIDE + 3;
+
+/// `image` as `f32` inside a border of zeros (see [`PADDED_SIDE`]).
+fn padded(image: &[u8; IMAGE_PIXELS]) -> [f32; PADDED_SIDE * PADDED_SIDE] {
+    let mut p = [0.0f32; PADDED_SIDE * PADDED_SIDE];
+    for (row, src) in p
+        .chunks_exact_mut(PADDED_SIDE)
+        .skip(1)
+        .zip(image.chunks_exact(IMAGE_SIDE))
+    {
+        for (d, &s) in row[1..=IMAGE_SIDE].iter_mut().zip(src) {
+            *d = f32::from(s);
+        }
+    }
+    p
+}
+
+/// The image at `(sx, sy)` (pixel centres at integers, 0 outside), bilinearly, from its
+/// padded copy. Coordinates are first clamped to `[-1, 28]`: beyond that all four
+/// neighbours are background, so the value (0) is the same as unclamped.
+fn sample_bilinear(padded: &[f32; PADDED_SIDE * PADDED_SIDE], sx: f32, sy: f32) -> f32 {
+    let limit = IMAGE_SIDE as f32;
+    let (sx, sy) = (sx.clamp(-1.0, limit), sy.clamp(-1.0, limit));
     let (fx0, fy0) = (sx.floor(), sy.floor());
     let (fx, fy) = (sx - fx0, sy - fy0);
-    let (x0, y0) = (fx0 as i32, fy0 as i32);
-    let at = |x: i32, y: i32| -> f32 {
-        if (0..IMAGE_SIDE as i32).contains(&x) && (0..IMAGE_SIDE as i32).contains(&y) {
-            f32::from(image[y as usize * IMAGE_SIDE + x as usize])
-        } else {
-            0.0
-        }
-    };
-    let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
-    let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
+    // The padded copy's index of the top-left neighbour (row and column in 0..=29): exact
+    // in f32, and one conversion instead of two.
+    let i = ((fy0 + 1.0) * PADDED_SIDE as f32 + (fx0 + 1.0)) as i32 as usize;
+    let (p00, p01) = (padded[i], padded[i + 1]);
+    let (p10, p11) = (padded[i + PADDED_SIDE], padded[i + PADDED_SIDE + 1]);
+    let top = p00 + (p01 - p00) * fx;
+    let bottom = p10 + (p11 - p10) * fx;
     top + (bottom - top) * fy
 }
 
@@ -513,6 +535,49 @@ mod tests {
 
     fn ink(im: &[u8; IMAGE_PIXELS]) -> u32 {
         im.iter().map(|&p| u32::from(p)).sum()
+    }
+
+    /// The straightforward sampler, with a bounds test per neighbour.
+    fn sample_reference(image: &[u8; IMAGE_PIXELS], sx: f32, sy: f32) -> f32 {
+        let (fx0, fy0) = (sx.floor(), sy.floor());
+        let (fx, fy) = (sx - fx0, sy - fy0);
+        let (x0, y0) = (fx0 as i32, fy0 as i32);
+        let at = |x: i32, y: i32| -> f32 {
+            if (0..IMAGE_SIDE as i32).contains(&x) && (0..IMAGE_SIDE as i32).contains(&y) {
+                f32::from(image[y as usize * IMAGE_SIDE + x as usize])
+            } else {
+                0.0
+            }
+        };
+        let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
+        let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
+        top + (bottom - top) * fy
+    }
+
+    #[test]
+    fn the_padded_sampler_equals_the_bounds_tested_one_bit_for_bit() {
+        let mut image = [0u8; IMAGE_PIXELS];
+        for (i, p) in image.iter_mut().enumerate() {
+            *p = (i * 37 % 256) as u8;
+        }
+        let source = padded(&image);
+        let mut rng = SplitMix64(5);
+        for _ in 0..200_000 {
+            let (sx, sy) = (rng.symmetric(40.0) + 13.5, rng.symmetric(40.0) + 13.5);
+            let (fast, slow) = (
+                sample_bilinear(&source, sx, sy),
+                sample_reference(&image, sx, sy),
+            );
+            assert_eq!(fast.to_bits(), slow.to_bits(), "at ({sx}, {sy})");
+        }
+        for edge in [-1.0, -0.5, 0.0, 27.0, 27.5, 28.0, 28.5] {
+            for other in [-1.0, 0.25, 13.0, 27.75, 28.0] {
+                for (sx, sy) in [(edge, other), (other, edge)] {
+                    let fast = sample_bilinear(&source, sx, sy);
+                    assert_eq!(fast.to_bits(), sample_reference(&image, sx, sy).to_bits());
+                }
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use picocnn::Variant;
 use picocnn_host::checkpoint;
 use picocnn_host::dataset;
+use picocnn_host::heldout;
 use picocnn_host::params::Params;
 use std::path::PathBuf;
 
@@ -148,6 +149,32 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
         100.0 * tally.accuracy(),
         tally.mean_loss(),
         tally.count
+    ));
+    if checkpoint.dataset == picocnn::Dataset::Mnist {
+        report_heldout(params, &dir)?;
+    }
+    Ok(())
+}
+
+/// Prints the f32 model's accuracy on the held-out digits in `dir`, overall and per class;
+/// says how to get them if they are missing.
+fn report_heldout(params: &Params, dir: &std::path::Path) -> Result<()> {
+    let Some(set) = heldout::load(dir)? else {
+        say(format_args!(
+            "{} not found in {} (scripts/fetch-data.sh copies them there)",
+            heldout::NAME,
+            dir.join(heldout::DIR).display()
+        ));
+        return Ok(());
+    };
+    let logits = network::predict(params, &set.images);
+    let counts = heldout::per_class(&set.labels, logits.iter().map(network::argmax));
+    say(format_args!(
+        "{}: accuracy {:.2} % on {} images (per class %: {})",
+        heldout::NAME,
+        100.0 * heldout::accuracy(&counts),
+        set.len(),
+        heldout::describe_per_class(&counts)
     ));
     Ok(())
 }
