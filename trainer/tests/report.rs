@@ -568,7 +568,7 @@ fn report_renders_every_plot_for_a_folder_of_models() {
     }
     let table = report.comparison.to_string();
     assert!(
-        table.contains("A: no pooling") && table.contains("B: 2x2 max-pooling"),
+        table.contains("A (no pooling)") && table.contains("B (2x2 max-pooling)"),
         "{table}"
     );
 }
@@ -647,7 +647,7 @@ fn cli_report_writes_the_plots_and_the_table() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        stdout.contains("comparison.png") && stdout.contains("B: 2x2 max-pooling"),
+        stdout.contains("comparison.png") && stdout.contains("B (2x2 max-pooling)"),
         "{stdout}"
     );
     assert_drawn_png(&out.join("comparison.png"), None);

@@ -2,6 +2,7 @@
 //! epoch and on the test set.
 
 use super::predict;
+use picocnn::argmax;
 use picocnn::shape::CLASSES;
 use picocnn_host::params::Params;
 
@@ -50,17 +51,6 @@ impl Tally {
         self.correct += other.correct;
         self.count += other.count;
     }
-}
-
-/// Index of the first largest logit.
-pub fn argmax(logits: &[f32; CLASSES]) -> usize {
-    let mut best = 0;
-    for (k, &z) in logits.iter().enumerate() {
-        if z > logits[best] {
-            best = k;
-        }
-    }
-    best
 }
 
 /// Cross-entropy of `label` under the softmax of `logits`, and the softmax itself.

@@ -22,7 +22,7 @@ mod forward;
 mod metrics;
 
 pub use forward::predict;
-pub use metrics::{Tally, argmax, evaluate, softmax_cross_entropy};
+pub use metrics::{Tally, evaluate, softmax_cross_entropy};
 
 use crate::kernels::{self, CONV_PARAMS, LANES};
 use crate::optim::Adam;

@@ -16,7 +16,6 @@ use super::comparison::{Comparison, VariantFigures, plot_comparison};
 use super::confusion::{Confusion, plot_confusion};
 use super::curves::{dataset_title, plot_training_curves};
 use super::samples::{Sample, plot_prediction_grid, plot_probabilities};
-use super::variant_label;
 use crate::error::{Error, Result};
 use crate::history::History;
 use picocnn_host::dataset::{self, Part, Split};
@@ -268,7 +267,7 @@ fn write_model_plots(e: &Evaluated, test: &Split, out_dir: &Path) -> Result<Vec<
     let names: [&str; CLASSES] = std::array::from_fn(|k| e.class_names[k].as_str());
     let who = format!(
         "{}, int8 model on {}",
-        variant_label(e.variant),
+        e.variant.title(),
         dataset_title(e.dataset)
     );
     let count = e.predictions.len().min(test.len());
@@ -312,7 +311,7 @@ fn write_model_plots(e: &Evaluated, test: &Split, out_dir: &Path) -> Result<Vec<
     let path = out_dir.join(format!("{stem}-probabilities.png"));
     let note = format!(
         "{}, int8 core: integer logits x {} (exact, one common scale)",
-        variant_label(e.variant),
+        e.variant.title(),
         format_scale(e.logit_scale)
     );
     plot_probabilities(&chosen, &names, &note, &path)?;
