@@ -18,6 +18,9 @@
  *             for group K (0..7); a group may hold several ranges (e.g. the functions of
  *             one layer)
  *   out       file for the report (default: stderr); a last line "total <insns>"
+ *   profile   file for a per-address profile, written at exit: one line
+ *             "<address in hex> <executions>" per executed instruction (for finding
+ *             where a kernel's instructions go; slower)
  * Build: gcc -O2 -shared -fPIC -o insn_count.so insn_count.c
  */
 #include <inttypes.h>
@@ -64,6 +67,21 @@ static uint64_t group_insns[GROUPS];
 static struct { uint64_t lo, hi; int group; } ranges[MAX_RANGES];
 static int n_ranges;
 static FILE *out;
+static const char *profile_path;
+
+/* The per-address profile: a table of executed addresses and their counts. */
+#define PROFILE_SLOTS (1 << 20)
+static struct { uint64_t addr, count; } *profile;
+
+static void on_profiled(unsigned int vcpu, void *userdata)
+{
+    uint64_t addr = (uint64_t)(uintptr_t)userdata;
+    uint64_t slot = (addr >> 1) & (PROFILE_SLOTS - 1);
+    while (profile[slot].count && profile[slot].addr != addr)
+        slot = (slot + 1) & (PROFILE_SLOTS - 1);
+    profile[slot].addr = addr;
+    profile[slot].count++;
+}
 
 static void on_mark(unsigned int vcpu, void *userdata)
 {
@@ -102,6 +120,9 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &insns, 1);
         if (group)
             qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, group, 1);
+        if (profile)
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_profiled, QEMU_PLUGIN_CB_NO_REGS,
+                                                   (void *)(uintptr_t)addr);
         if (stack_hi > stack_lo)
             qemu_plugin_register_vcpu_mem_cb(insn, on_store, QEMU_PLUGIN_CB_NO_REGS,
                                              QEMU_PLUGIN_MEM_W, 0);
@@ -112,6 +133,14 @@ static void on_quit(qemu_plugin_id_t id, void *userdata)
 {
     fprintf(out, "total %" PRIu64 "\n", insns);
     fflush(out);
+    if (profile) {
+        FILE *f = fopen(profile_path, "w");
+        for (uint64_t i = 0; f && i < PROFILE_SLOTS; i++)
+            if (profile[i].count)
+                fprintf(f, "%" PRIx64 " %" PRIu64 "\n", profile[i].addr, profile[i].count);
+        if (f)
+            fclose(f);
+    }
 }
 
 __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id,
@@ -143,6 +172,10 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
             if (*end)
                 return -1;
             n_ranges++;
+        } else if (!strcmp(argv[i], "profile")) {
+            profile_path = value;
+            if (!(profile = calloc(PROFILE_SLOTS, sizeof *profile)))
+                return -1;
         } else if (!strcmp(argv[i], "out")) {
             if (!(out = fopen(value, "w")))
                 return -1;
