@@ -364,28 +364,26 @@ fn sample_bilinear(padded: &[f32; PADDED_SIDE * PADDED_SIDE], sx: f32, sy: f32) 
 
 /// Thicker strokes: each pixel becomes the brightest of its 3x3 neighbourhood.
 fn dilate3(buf: &mut [f32; IMAGE_PIXELS]) {
-    let src = *buf;
-    let n = IMAGE_SIDE as isize;
+    // Separably: the 3-wide maximum along rows, then along columns (pixels are never
+    // negative, so the background outside the image changes nothing).
+    let n = IMAGE_SIDE;
+    let mut rows = [0.0f32; IMAGE_PIXELS];
+    for (out, line) in rows.chunks_exact_mut(n).zip(buf.chunks_exact(n)) {
+        for x in 0..n {
+            let left = if x > 0 { line[x - 1] } else { 0.0 };
+            let right = if x + 1 < n { line[x + 1] } else { 0.0 };
+            out[x] = line[x].max(left).max(right);
+        }
+    }
     for y in 0..n {
         for x in 0..n {
-            let mut m = 0.0f32;
-            for (dy, dx) in [
-                (-1, -1),
-                (-1, 0),
-                (-1, 1),
-                (0, -1),
-                (0, 0),
-                (0, 1),
-                (1, -1),
-                (1, 0),
-                (1, 1),
-            ] {
-                let (yy, xx) = (y + dy, x + dx);
-                if (0..n).contains(&yy) && (0..n).contains(&xx) {
-                    m = m.max(src[(yy * n + xx) as usize]);
-                }
-            }
-            buf[(y * n + x) as usize] = m;
+            let up = if y > 0 { rows[(y - 1) * n + x] } else { 0.0 };
+            let down = if y + 1 < n {
+                rows[(y + 1) * n + x]
+            } else {
+                0.0
+            };
+            buf[y * n + x] = rows[y * n + x].max(up).max(down);
         }
     }
 }
@@ -436,16 +434,24 @@ fn resample_through(buf: &mut [f32; IMAGE_PIXELS], side: usize) {
     let side = side.clamp(1, n);
     // Downsample rows then columns with exact box overlaps.
     let weights = box_weights(side);
+    // Only the input pixels a box overlaps: the others' weights are exactly 0, and
+    // leaving out zero terms does not change a sum of non-negative terms.
+    let width = n as f32 / side as f32;
+    let span = |i: usize| {
+        let lo = (i as f32 * width).floor() as usize;
+        let hi = (((i + 1) as f32 * width).ceil() as usize).min(n);
+        lo..hi
+    };
     let mut rows = [0.0f32; IMAGE_SIDE * IMAGE_SIDE]; // n rows x side columns
     for y in 0..n {
         for (i, w) in weights.iter().take(side).enumerate() {
-            rows[y * side + i] = (0..n).map(|x| w[x] * buf[y * n + x]).sum();
+            rows[y * side + i] = span(i).map(|x| w[x] * buf[y * n + x]).sum();
         }
     }
     let mut small = [0.0f32; IMAGE_SIDE * IMAGE_SIDE]; // side x side
     for (j, w) in weights.iter().take(side).enumerate() {
         for i in 0..side {
-            small[j * side + i] = (0..n).map(|y| w[y] * rows[y * side + i]).sum();
+            small[j * side + i] = span(j).map(|y| w[y] * rows[y * side + i]).sum();
         }
     }
     // Bilinear up, pixel centres aligned, edges clamped.
@@ -455,10 +461,10 @@ fn resample_through(buf: &mut [f32; IMAGE_PIXELS], side: usize) {
         let i0 = s as usize;
         (i0, (i0 + 1).min(side - 1), s - i0 as f32)
     };
-    for y in 0..n {
-        let (y0, y1, fy) = coord(y);
-        for x in 0..n {
-            let (x0, x1, fx) = coord(x);
+    // The same for rows and columns: computed once.
+    let coords: [(usize, usize, f32); IMAGE_SIDE] = std::array::from_fn(coord);
+    for (y, &(y0, y1, fy)) in coords.iter().enumerate() {
+        for (x, &(x0, x1, fx)) in coords.iter().enumerate() {
             let top = small[y0 * side + x0] + (small[y0 * side + x1] - small[y0 * side + x0]) * fx;
             let bottom =
                 small[y1 * side + x0] + (small[y1 * side + x1] - small[y1 * side + x0]) * fx;

@@ -527,6 +527,7 @@ fn report_renders_every_plot_for_a_folder_of_models() {
         "pool-probabilities.png",
         "pool-confusion.png",
         "comparison.png",
+        "augmented.png",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

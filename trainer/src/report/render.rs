@@ -12,6 +12,7 @@ use picocnn::shape::CLASSES;
 use picocnn::{Dataset, Model, Prediction, Scratch, Variant};
 use picocnn_host::frame;
 
+use super::augmented::{AUGMENT_COLUMNS, HeldOutResult, plot_augmented, plot_heldout};
 use super::comparison::{Comparison, VariantFigures, plot_comparison};
 use super::confusion::{Confusion, plot_confusion};
 use super::curves::{dataset_title, plot_training_curves};
@@ -19,6 +20,7 @@ use super::samples::{Sample, plot_prediction_grid, plot_probabilities};
 use crate::error::{Error, Result};
 use crate::history::History;
 use picocnn_host::dataset::{self, Part, Split};
+use picocnn_host::heldout;
 use picocnn_host::summary::{group_thousands, summary};
 
 /// Suffix of the training history next to each model.
@@ -120,7 +122,10 @@ struct Evaluated {
 /// - per model `<stem>`: `<stem>-predictions.png` (the first 40 test images),
 ///   `<stem>-mistakes.png` (the first 20 misclassified), `<stem>-probabilities.png`
 ///   (logits and softmax of four images), `<stem>-confusion.png`;
-/// - `comparison.png`: the variants side by side.
+/// - `comparison.png`: the variants side by side;
+/// - `augmented.png`: the first training images under each `--augment` preset;
+/// - `heldout.png` (MNIST, when `data_dir/heldout` exists): int8 accuracy per digit on
+///   the held-out digits.
 ///
 /// Predictions come from the int8 model run by the core on the whole test set; the
 /// time per inference is measured on this host, one image after another on one thread.
@@ -193,7 +198,65 @@ pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Resul
     let path = out_dir.join("comparison.png");
     plot_comparison(&comparison, &path)?;
     files.push(path);
+    // Training images when the training set is there (reports usually have it), else the
+    // test images: the transforms are the same.
+    let train = match dataset::load_part(data_dir, dataset, Part::Train) {
+        Ok(train) => Some(train),
+        Err(picocnn_host::Error::DatasetMissing { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let source = train.as_ref().unwrap_or(&test);
+    let path = out_dir.join("augmented.png");
+    let first = source
+        .image_arrays()
+        .get(..AUGMENT_COLUMNS)
+        .unwrap_or_default();
+    plot_augmented(first, dataset, 0, &path)?;
+    files.push(path);
+    if dataset == Dataset::Mnist {
+        files.extend(write_heldout(&evaluated, data_dir, out_dir)?);
+    }
     Ok(Report { files, comparison })
+}
+
+/// `heldout.png`: every model's int8 accuracy per class on the held-out digits, if
+/// `data_dir` has them (nothing otherwise).
+fn write_heldout(evaluated: &[Evaluated], data_dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let Some(set) = heldout::load(data_dir)? else {
+        return Ok(Vec::new());
+    };
+    let mut results = Vec::new();
+    for e in evaluated {
+        let bytes =
+            std::fs::read(&e.files.weights).map_err(|err| Error::io(&e.files.weights, err))?;
+        let model = Model::from_bytes(&bytes).map_err(|source| picocnn_host::Error::ModelFile {
+            path: e.files.weights.clone(),
+            source,
+        })?;
+        let predictions = classify_all(&model, &set);
+        results.push(HeldOutResult {
+            name: model_stem(e).to_string(),
+            per_class: heldout::per_class(&set.labels, predictions.iter().map(|p| p.class)),
+        });
+    }
+    let path = out_dir.join("heldout.png");
+    let title = format!(
+        "{}: int8 accuracy per digit ({} images, not MNIST)",
+        heldout::NAME,
+        set.len()
+    );
+    plot_heldout(&results, &title, &path)?;
+    Ok(vec![path])
+}
+
+/// The model's file stem (`out/pool.history.json` -> `pool`), else its variant's name.
+fn model_stem(e: &Evaluated) -> &str {
+    e.files
+        .history
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(HISTORY_SUFFIX))
+        .unwrap_or(e.variant.name())
 }
 
 /// Classifies every test image with the core, spread over the machine's cores.
