@@ -81,8 +81,8 @@ enum Command {
         #[arg(long)]
         index: usize,
         /// Number of consecutive images.
-        #[arg(long, default_value_t = 1)]
-        count: usize,
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        count: u32,
         /// IDX image file to write.
         #[arg(long)]
         out: PathBuf,
@@ -142,7 +142,7 @@ fn main() -> ExitCode {
             dataset.into(),
             data.as_deref(),
             index,
-            count,
+            count as usize,
             &out,
             labels.as_deref(),
         ),
@@ -262,13 +262,18 @@ fn cut(
     out: &Path,
     labels_out: Option<&Path>,
 ) -> Result<ExitCode> {
+    cli::check_output_path(out)?;
+    if let Some(labels) = labels_out {
+        cli::check_output_path(labels)?;
+        cli::check_distinct(&[(out, "image output (--out)"), (labels, "--labels")], &[])?;
+    }
     let test = dataset::load_part(&dataset::resolve_dir(data), dataset, Part::Test)?;
     let end = index
-        .checked_add(count.max(1))
+        .checked_add(count)
         .filter(|&end| end <= test.len())
         .ok_or(Error::IndexOutOfRange {
             dataset,
-            index: index.saturating_add(count.max(1)) - 1,
+            index: index.saturating_add(count) - 1,
             len: test.len(),
         })?;
     let count = end - index;

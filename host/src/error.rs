@@ -278,6 +278,34 @@ pub enum Error {
         problem: QuantProblem,
     },
 
+    /// An output path names something that is not a regular file (a directory, a device,
+    /// a FIFO, a symbolic link): renaming a new file over it would replace it.
+    #[error("{}: {what}, not a regular file; the output is not written there", path.display())]
+    OutputNotAFile {
+        /// The output path.
+        path: PathBuf,
+        /// What is there, e.g. `is a directory`.
+        what: &'static str,
+    },
+
+    /// The folder an output would be written in does not exist.
+    #[error("{}: output directory {} does not exist", path.display(), dir.display())]
+    OutputDirMissing {
+        /// The output path.
+        path: PathBuf,
+        /// Its folder.
+        dir: PathBuf,
+    },
+
+    /// An output is the same file as one of the run's inputs or other outputs.
+    #[error("{}: is also the {role}; give each file of the run its own path", path.display())]
+    OutputClash {
+        /// The output path.
+        path: PathBuf,
+        /// What else the path is used for, e.g. `checkpoint (.ckpt) output`.
+        role: String,
+    },
+
     /// A value could not be encoded as postcard (only a bug can cause it).
     #[error("cannot encode the {what}: {source}")]
     Encode {
