@@ -53,11 +53,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // Ctrl-C: the usual status of a process ended by SIGINT, and the one-line hint.
         Err(e @ Error::Interrupted { .. }) => {
-            eprintln!("{e}");
+            eprintln!("{}", picocnn_host::cli::escaped(&e.to_string()));
             ExitCode::from(exit::INTERRUPTED)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", picocnn_host::cli::escaped(&e.to_string()));
             ExitCode::from(exit::USAGE)
         }
     }
