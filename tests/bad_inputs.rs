@@ -1054,3 +1054,67 @@ fn a_closed_standard_output_ends_every_command_quietly() {
     // The work itself is done: `cut` wrote its file although nobody read its line.
     assert!(cut_out.is_file());
 }
+
+/// Class names are printed and plotted: a model whose name is long (the renderers size
+/// their layout by it) or holds a control character (a newline forges an output line, an
+/// escape sequence drives the terminal) is refused in one line by every reader; and a file
+/// name with a newline stays on the one error line, escaped.
+#[test]
+fn long_or_control_character_class_names_are_refused_and_names_are_escaped() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let image = fx.good_image();
+    let data = fx.dataset("data");
+    let long: &'static str = "x".repeat(33).leak();
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        (
+            "long-name",
+            reencoded(&fx.model, |f| f.class_names[3] = long),
+            &["class 3 is too long"],
+        ),
+        (
+            "newline-name",
+            reencoded(&fx.model, |f| f.class_names[0] = "seven\nerror: forged"),
+            &["class 0 holds a control character"],
+        ),
+        (
+            "escape-name",
+            reencoded(&fx.model, |f| f.class_names[9] = "\u{1b}]0;title\u{7}"),
+            &["class 9 holds a control character"],
+        ),
+    ];
+    for (name, bytes, problems) in &cases {
+        let bad = fx.write(&format!("names/{name}.bin"), bytes);
+        fx.write(&format!("names/{name}.ckpt"), &fx.checkpoint);
+        for args in [
+            vec![
+                os("classify"),
+                image.as_os_str(),
+                os("--weights"),
+                bad.as_os_str(),
+            ],
+            vec![os("info"), os("--weights"), bad.as_os_str()],
+            vec![os("summary"), os("--weights"), bad.as_os_str()],
+            vec![
+                os("verify"),
+                os("--weights"),
+                bad.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+        ] {
+            fx.expect_rejected(&mut report, "firmware-sim", &args, &bad, problems);
+        }
+    }
+    report.check(cases.len() * 4);
+    // A file name with a newline: one line, the newline shown as `\n`.
+    let odd = fx.write("odd\nname.bin", b"not a model");
+    let output = Command::new(bin_path("firmware-sim"))
+        .args([os("info"), os("--weights"), odd.as_os_str()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("odd\\nname.bin"), "{stderr}");
+}

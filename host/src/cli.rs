@@ -237,6 +237,34 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// The longest class name a model may hold, in bytes of UTF-8: a name is a label on a
+/// plot and a column of a table, and the printers size their layout by it.
+pub const MAX_CLASS_NAME_BYTES: usize = 32;
+
+/// Checks the class names read from the model file `path`: each at most
+/// [`MAX_CLASS_NAME_BYTES`] bytes, without control characters. (The core's reader checks
+/// only that they are UTF-8; the host tools print and plot them.)
+///
+/// # Errors
+/// [`Error::ClassName`] for the first name refused.
+pub fn check_class_names(path: &Path, names: &[&str]) -> crate::Result<()> {
+    for (class, name) in names.iter().enumerate() {
+        let reason = if name.len() > MAX_CLASS_NAME_BYTES {
+            "is too long"
+        } else if name.chars().any(char::is_control) {
+            "holds a control character"
+        } else {
+            continue;
+        };
+        return Err(Error::ClassName {
+            path: path.to_owned(),
+            class,
+            reason,
+        });
+    }
+    Ok(())
+}
+
 /// Parses the command line; on `--help` or `--version` prints it and returns the status
 /// to exit with (success); on any other problem prints one line `error: ... (see
 /// --help)` and returns [`exit::USAGE`]. clap's own message spans several lines (usage,

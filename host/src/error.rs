@@ -306,6 +306,17 @@ pub enum Error {
         role: String,
     },
 
+    /// A model's class name is too long or holds a control character.
+    #[error("{}: the name of class {class} {reason}; class names are at most {max} bytes of printable text", path.display(), max = crate::cli::MAX_CLASS_NAME_BYTES)]
+    ClassName {
+        /// The model file.
+        path: PathBuf,
+        /// The class whose name is refused.
+        class: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// A value could not be encoded as postcard (only a bug can cause it).
     #[error("cannot encode the {what}: {source}")]
     Encode {
