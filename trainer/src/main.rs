@@ -51,10 +51,11 @@ fn main() -> ExitCode {
     };
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        // Ctrl-C: the usual status of a process ended by SIGINT, and the one-line hint.
+        // Ctrl-C, SIGTERM, SIGHUP: the usual status of a process ended by that signal
+        // (130, 143, 129), and the one-line hint.
         Err(e @ Error::Interrupted { .. }) => {
             eprintln!("{}", picocnn_host::cli::escaped(&e.to_string()));
-            ExitCode::from(exit::INTERRUPTED)
+            ExitCode::from(cli::interrupted_status())
         }
         Err(e) => {
             eprintln!("error: {}", picocnn_host::cli::escaped(&e.to_string()));

@@ -8,6 +8,7 @@
 mod interrupt;
 mod train;
 
+pub use interrupt::status as interrupted_status;
 pub use train::TrainArgs;
 
 use crate::error::Result;
