@@ -1118,3 +1118,45 @@ fn long_or_control_character_class_names_are_refused_and_names_are_escaped() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("odd\\nname.bin"), "{stderr}");
 }
+
+/// A second trainer on the same `--out` is refused in one line naming the first one's
+/// process while it holds the lock; a lock left by a process that is gone is taken over,
+/// and a finished run removes its lock.
+#[test]
+fn a_second_trainer_on_the_same_output_is_refused_and_a_stale_lock_taken_over() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let data = fx.dataset("data");
+    let out = fx.path("out/weights.bin");
+    let lock = fx.path("out/weights.bin.lock");
+    // This test process stands for the running trainer: it is alive.
+    fx.write(
+        "out/weights.bin.lock",
+        format!("{}\n", std::process::id()).as_bytes(),
+    );
+    let args = [
+        os("--epochs"),
+        os("1"),
+        os("--data"),
+        data.as_os_str(),
+        os("--out"),
+        out.as_os_str(),
+    ];
+    let pid = format!("pid {}", std::process::id());
+    fx.expect_rejected(&mut report, "trainer", &args, &out, &[&pid]);
+    report.check(1);
+    // No process has id 4294967295: the lock is stale.
+    std::fs::write(&lock, "4294967295\n").unwrap();
+    let run = Command::new(bin_path("trainer"))
+        .args(args)
+        .current_dir(fx.root.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.is_file());
+    assert!(!lock.exists(), "the finished run removed its lock");
+}

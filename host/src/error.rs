@@ -317,6 +317,17 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// Another running process holds the lock on an output.
+    #[error("{}: another trainer (pid {pid}) is writing it; wait for it to end, or remove {} if that process is gone", path.display(), lock.display())]
+    OutputLocked {
+        /// The output.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The process holding it (0 if it has not written its id yet).
+        pid: u32,
+    },
+
     /// A value could not be encoded as postcard (only a bug can cause it).
     #[error("cannot encode the {what}: {source}")]
     Encode {

@@ -22,6 +22,7 @@ pub mod dataset;
 pub mod error;
 pub mod frame;
 pub mod idx;
+pub mod lock;
 pub mod params;
 pub mod quant_model;
 pub mod quantize;

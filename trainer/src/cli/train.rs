@@ -15,6 +15,7 @@ use picocnn_host::cli::{
     DatasetArg, check_distinct, check_output_path, checkpoint_path, history_path, resume_path,
 };
 use picocnn_host::dataset::{self, Data, Split};
+use picocnn_host::lock::OutputLock;
 use picocnn_host::params::{Checkpoint, Params};
 
 use super::interrupt::Interrupt;
@@ -118,6 +119,9 @@ struct Run<'a> {
     data: Data,
     validation: Split,
     resume_path: PathBuf,
+    /// Held from before the data is loaded until the run ends (a second trainer on the
+    /// same `--out` is refused meanwhile).
+    _lock: OutputLock,
 }
 
 impl<'a> Run<'a> {
@@ -164,6 +168,7 @@ impl<'a> Run<'a> {
             });
         }
         check_outputs(args)?;
+        let lock = OutputLock::acquire(&args.out)?;
         let mut data = dataset::load(&dataset::resolve_dir(args.data.as_deref()), dataset)?;
         let validation = data.train.split_off_validation(VALIDATION_SPLIT)?;
         Ok(Run {
@@ -174,6 +179,7 @@ impl<'a> Run<'a> {
             data,
             validation,
             resume_path: resume_path(&args.out),
+            _lock: lock,
         })
     }
 
