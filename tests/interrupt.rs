@@ -218,6 +218,18 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
 /// starts (each delay in turn, resuming from the saved state after each interruption), and
 /// returns how many interruptions took effect.
 fn run_interrupted(args: &[&OsStr], out: &Path, delays: &[Duration]) -> usize {
+    run_signalled(args, out, delays, "INT", 130)
+}
+
+/// [`run_interrupted`] with `signal` (a `kill -SIGNAL` name), which must end each
+/// interrupted run with exit status `status`.
+fn run_signalled(
+    args: &[&OsStr],
+    out: &Path,
+    delays: &[Duration],
+    signal: &str,
+    status: i32,
+) -> usize {
     let trainer = bin_path("trainer");
     let resume_file = out.with_extension("resume");
     let mut interrupted = 0;
@@ -253,7 +265,7 @@ fn run_interrupted(args: &[&OsStr], out: &Path, delays: &[Duration]) -> usize {
             let _ = training.recv();
             std::thread::sleep(*delay);
             let sent = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
+                .args([&format!("-{signal}"), &child.id().to_string()])
                 .status()
                 .unwrap();
             assert!(sent.success());
@@ -262,7 +274,7 @@ fn run_interrupted(args: &[&OsStr], out: &Path, delays: &[Duration]) -> usize {
         let stderr = String::from_utf8_lossy(&output.stderr);
         match output.status.code() {
             Some(0) => return interrupted,
-            Some(130) => {
+            Some(code) if code == status => {
                 let lines: Vec<&str> = stderr.lines().collect();
                 assert_eq!(lines.len(), 1, "one hint line on stderr: {stderr}");
                 assert!(
@@ -467,4 +479,28 @@ fn the_cli_reports_divergence_in_one_line_and_writes_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(written, ["data"], "a diverged run wrote files");
+}
+
+/// `kill` (SIGTERM, as systemd and CI runners send) and a closed terminal (SIGHUP) stop
+/// training as Ctrl-C does: the state saved, one line, exit 143 / 129; the resumed run
+/// then finishes.
+#[test]
+fn sigterm_and_sighup_save_the_state_like_ctrl_c() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    small_dataset(&data, 1500, 200);
+    let args: Vec<&OsStr> = ["--pooling", "--epochs", "3", "--threads", "2", "--data"]
+        .iter()
+        .map(OsStr::new)
+        .chain([data.as_os_str()])
+        .collect();
+    for (signal, status) in [("TERM", 143), ("HUP", 129)] {
+        let dir = root.path().join(signal);
+        std::fs::create_dir(&dir).unwrap();
+        let out = dir.join("weights.bin");
+        let delays = [Duration::from_millis(50)];
+        let interrupted = run_signalled(&args, &out, &delays, signal, status);
+        assert_eq!(interrupted, 1, "SIG{signal} did not land during training");
+        assert!(out.is_file(), "the resumed run finished");
+    }
 }

@@ -53,13 +53,15 @@ impl Weights {
     /// `expected`, the file must hold that variant.
     ///
     /// # Errors
-    /// [`Error::Model`] if the core rejects the file, [`Error::WrongVariant`] if it holds
-    /// another variant than `expected`.
+    /// [`Error::Model`] if the core rejects the file, [`Error::Host`] if a class name is
+    /// too long or holds a control character, [`Error::WrongVariant`] if it holds another
+    /// variant than `expected`.
     pub fn model(&self, expected: Option<Variant>) -> Result<Model<'_>> {
         let model = Model::from_bytes(&self.bytes).map_err(|source| Error::Model {
             path: self.path.clone(),
             source,
         })?;
+        picocnn_host::cli::check_class_names(&self.path, &model.class_names())?;
         match expected {
             Some(expected) if expected != model.variant() => Err(Error::WrongVariant {
                 path: self.path.clone(),

@@ -278,6 +278,56 @@ pub enum Error {
         problem: QuantProblem,
     },
 
+    /// An output path names something that is not a regular file (a directory, a device,
+    /// a FIFO, a symbolic link): renaming a new file over it would replace it.
+    #[error("{}: {what}, not a regular file; the output is not written there", path.display())]
+    OutputNotAFile {
+        /// The output path.
+        path: PathBuf,
+        /// What is there, e.g. `is a directory`.
+        what: &'static str,
+    },
+
+    /// The folder an output would be written in does not exist.
+    #[error("{}: output directory {} does not exist", path.display(), dir.display())]
+    OutputDirMissing {
+        /// The output path.
+        path: PathBuf,
+        /// Its folder.
+        dir: PathBuf,
+    },
+
+    /// An output is the same file as one of the run's inputs or other outputs.
+    #[error("{}: is also the {role}; give each file of the run its own path", path.display())]
+    OutputClash {
+        /// The output path.
+        path: PathBuf,
+        /// What else the path is used for, e.g. `checkpoint (.ckpt) output`.
+        role: String,
+    },
+
+    /// A model's class name is too long or holds a control character.
+    #[error("{}: the name of class {class} {reason}; class names are at most {max} bytes of printable text", path.display(), max = crate::cli::MAX_CLASS_NAME_BYTES)]
+    ClassName {
+        /// The model file.
+        path: PathBuf,
+        /// The class whose name is refused.
+        class: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// Another running process holds the lock on an output.
+    #[error("{}: another trainer (pid {pid}) is writing it; wait for it to end, or remove {} if that process is gone", path.display(), lock.display())]
+    OutputLocked {
+        /// The output.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The process holding it (0 if it has not written its id yet).
+        pid: u32,
+    },
+
     /// A value could not be encoded as postcard (only a bug can cause it).
     #[error("cannot encode the {what}: {source}")]
     Encode {

@@ -24,6 +24,7 @@ pub mod error;
 pub mod frame;
 pub mod heldout;
 pub mod idx;
+pub mod lock;
 pub mod params;
 pub mod quant_model;
 pub mod quantize;

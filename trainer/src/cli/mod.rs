@@ -8,6 +8,7 @@
 mod interrupt;
 mod train;
 
+pub use interrupt::status as interrupted_status;
 pub use train::TrainArgs;
 
 use crate::error::Result;
@@ -16,6 +17,7 @@ use crate::progress::say;
 use clap::{Args, Parser, Subcommand};
 use picocnn::Variant;
 use picocnn_host::checkpoint;
+use picocnn_host::cli::escaped;
 use picocnn_host::dataset;
 use picocnn_host::heldout;
 use picocnn_host::params::Params;
@@ -102,8 +104,7 @@ pub fn run(cli: Cli) -> Result<()> {
             } else {
                 Variant::NoPool
             };
-            print!("{}", crate::report::summary(variant));
-            Ok(())
+            print(crate::report::summary(variant))
         }
         Some(Command::Report(args)) => run_report(&args),
     }
@@ -115,17 +116,26 @@ fn run_report(args: &ReportArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.models.join("plots"));
     let data = dataset::resolve_dir(args.data.as_deref());
-    println!(
+    say(format_args!(
         "Plotting the models in {} into {} ...",
-        args.models.display(),
-        out.display()
-    );
+        escaped(&args.models.display().to_string()),
+        escaped(&out.display().to_string())
+    ));
     let report = crate::report::write_report(&args.models, &data, &out)?;
     for file in &report.files {
-        println!("  wrote {}", file.display());
+        print(format_args!(
+            "  wrote {}\n",
+            escaped(&file.display().to_string())
+        ))?;
     }
-    print!("{}", report.comparison);
-    Ok(())
+    print(&report.comparison)
+}
+
+/// Prints through [`picocnn_host::cli::print`]: a closed pipe ends the output quietly, and
+/// another write error is the command's error.
+fn print(text: impl std::fmt::Display) -> Result<()> {
+    picocnn_host::cli::print(text)
+        .map_err(|e| picocnn_host::Error::io("<standard output>", e).into())
 }
 
 fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
@@ -136,7 +146,7 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
     let tally = network::evaluate(params, &test.images, &test.labels);
     say(format_args!(
         "{}: variant {} on {}: test accuracy {:.2} % (loss {:.4}) on {} images",
-        args.checkpoint.display(),
+        escaped(&args.checkpoint.display().to_string()),
         params.variant.title(),
         checkpoint.dataset.name(),
         100.0 * tally.accuracy(),

@@ -11,8 +11,11 @@ use clap::Args;
 use picocnn::{Dataset, Variant};
 use picocnn_host::atomic::write_set;
 use picocnn_host::checkpoint;
-use picocnn_host::cli::{DatasetArg, checkpoint_path, history_path, resume_path};
+use picocnn_host::cli::{
+    DatasetArg, check_distinct, check_output_path, checkpoint_path, history_path, resume_path,
+};
 use picocnn_host::dataset::{self, Data, Split};
+use picocnn_host::lock::OutputLock;
 use picocnn_host::params::{Checkpoint, Params};
 
 use super::interrupt::Interrupt;
@@ -115,6 +118,9 @@ struct Run<'a> {
     data: Data,
     validation: Split,
     resume_path: PathBuf,
+    /// Held from before the data is loaded until the run ends (a second trainer on the
+    /// same `--out` is refused meanwhile).
+    _lock: OutputLock,
 }
 
 impl<'a> Run<'a> {
@@ -160,6 +166,8 @@ impl<'a> Run<'a> {
                 dir: out_dir.to_owned(),
             });
         }
+        check_outputs(args)?;
+        let lock = OutputLock::acquire(&args.out)?;
         let mut data = dataset::load(&dataset::resolve_dir(args.data.as_deref()), dataset)?;
         let validation = data.train.split_off_validation(VALIDATION_SPLIT)?;
         Ok(Run {
@@ -170,6 +178,7 @@ impl<'a> Run<'a> {
             data,
             validation,
             resume_path: resume_path(&args.out),
+            _lock: lock,
         })
     }
 
@@ -328,6 +337,33 @@ impl Outputs {
         ));
         Ok(())
     }
+}
+
+/// Refuses, before any work, outputs that would replace what is not a regular file or
+/// that are the same file as another output or as `--resume` (`--out x.ckpt`). The resume
+/// state may be read from the file an interruption would write it to: that is how a run
+/// is continued.
+fn check_outputs(args: &TrainArgs) -> Result<()> {
+    let (checkpoint, history, resume) = (
+        checkpoint_path(&args.out),
+        history_path(&args.out),
+        resume_path(&args.out),
+    );
+    let outputs = [
+        (args.out.as_path(), "model (--out)"),
+        (checkpoint.as_path(), "checkpoint (.ckpt) output"),
+        (history.as_path(), "history (.history.json) output"),
+    ];
+    for (path, _) in outputs {
+        check_output_path(path)?;
+    }
+    check_output_path(&resume)?;
+    let with_resume = [outputs.as_slice(), &[(&resume, "resume (.resume) output")]].concat();
+    check_distinct(&with_resume, &[])?;
+    if let Some(input) = &args.resume {
+        check_distinct(&outputs, &[(input, "--resume file")])?;
+    }
+    Ok(())
 }
 
 /// The settings line's words on the schedule: nothing for Keras's constant rate.

@@ -147,6 +147,7 @@ pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Resul
             path: files.weights.clone(),
             source,
         })?;
+        picocnn_host::cli::check_class_names(&files.weights, &model.class_names())?;
         if model.variant() != history.variant || model.dataset() != history.dataset {
             return Err(Error::HistoryMismatch {
                 weights: files.weights.clone(),
