@@ -108,6 +108,19 @@ fn check_outputs(out: &Path, old_model: &[u8], old_ckpt: &[u8], old_history: &[u
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     for name in &names {
+        if name == "weights.bin.lock" {
+            // A killed run cannot remove its lock; it must name a process that is gone
+            // (or none, if the kill came between creating and filling it), so that the
+            // next run takes it over.
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            if let Ok(pid) = text.trim().parse::<u32>() {
+                assert!(
+                    !Path::new("/proc").join(pid.to_string()).exists(),
+                    "the lock names process {pid}, which is still alive"
+                );
+            }
+            continue;
+        }
         assert!(
             ["weights.bin", "weights.ckpt", "weights.history.json"].contains(&name.as_str())
                 || (name.starts_with(".weights.") && name.ends_with(".tmp")),
@@ -199,6 +212,15 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
         }
         eprintln!("round {round}: killed after {delay:?} ({status:?}); replaced {new:?}");
     }
+    // A run after the kills takes over whatever lock they left and finishes.
+    std::thread::sleep(Duration::from_secs(5));
+    reset();
+    let mut child = run();
+    wait_for_writes(&mut child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a run after the kills failed: {status:?}");
+    assert_eq!(check_outputs(&out, &model, &ckpt, &history), [true; 3]);
+    assert!(!out.with_extension("bin.lock").exists(), "a finished run left its lock");
     eprintln!(
         "{kills} kills; weights.bin / .ckpt / .history.json replaced {replaced:?} times \
          (full run {full:?}, export phase {tail:?})"
