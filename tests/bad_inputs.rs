@@ -1175,3 +1175,87 @@ fn a_second_trainer_on_the_same_output_is_refused_and_a_stale_lock_taken_over() 
     assert!(out.is_file());
     assert!(!lock.exists(), "the finished run removed its lock");
 }
+
+/// `trainer report` on a history whose values no run writes (a loss of 1.8e308, which made
+/// the plot's axis loop forever; NaN; an accuracy above 1) refuses it in one line naming
+/// the file, before plotting.
+#[test]
+fn report_refuses_a_history_with_absurd_values() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let data = fx.dataset("data");
+    let record = trainer::history::EpochRecord {
+        epoch: 1,
+        train_loss: 0.3,
+        train_accuracy: 0.9,
+        val_loss: 0.3,
+        val_accuracy: 0.9,
+        seconds: 1.0,
+    };
+    let cases: Vec<(&str, trainer::history::EpochRecord, &[&str])> = vec![
+        (
+            "huge-loss",
+            trainer::history::EpochRecord {
+                train_loss: f64::MAX,
+                ..record.clone()
+            },
+            &["train_loss"],
+        ),
+        (
+            "nan-loss",
+            trainer::history::EpochRecord {
+                val_loss: f64::NAN,
+                ..record.clone()
+            },
+            &["val_loss", "not a training history"],
+        ),
+        (
+            "accuracy-2",
+            trainer::history::EpochRecord {
+                val_accuracy: 2.0,
+                ..record.clone()
+            },
+            &["val_accuracy"],
+        ),
+    ];
+    for (name, epoch, problems) in &cases {
+        let history = trainer::history::History {
+            variant: Variant::Pool,
+            dataset: Dataset::Mnist,
+            seed: 0,
+            batch: 32,
+            learning_rate: 1e-3,
+            augment: "none".into(),
+            augment_params: String::new(),
+            lr_schedule: "constant".into(),
+            warmup_epochs: 0,
+            threads: 1,
+            epochs: vec![epoch.clone()],
+            test_accuracy: None,
+            test_accuracy_int8: None,
+        };
+        fx.write(&format!("{name}/pool.bin"), &fx.model);
+        let bad = fx.write(
+            &format!("{name}/pool.history.json"),
+            &serde_json::to_vec(&history).unwrap(),
+        );
+        let models = fx.path(name);
+        let plots = fx.path(&format!("{name}/plots"));
+        std::fs::create_dir_all(&plots).unwrap();
+        fx.expect_rejected(
+            &mut report,
+            "trainer",
+            &[
+                os("report"),
+                models.as_os_str(),
+                os("--out"),
+                plots.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+            &bad,
+            problems,
+        );
+    }
+    report.check(cases.len());
+}

@@ -96,10 +96,52 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
 /// [`picocnn_host::Error::Io`] if it cannot be read, [`Error::HistoryFile`] if it is not a history.
 pub fn read_history(path: &Path) -> Result<History> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|source| Error::HistoryFile {
+    let history: History = serde_json::from_slice(&bytes).map_err(|source| Error::HistoryFile {
         path: path.to_path_buf(),
         source,
-    })
+    })?;
+    check_history(&history).map_err(|message| Error::HistoryFile {
+        path: path.to_path_buf(),
+        source: serde::de::Error::custom(message),
+    })?;
+    Ok(history)
+}
+
+/// The largest loss a history may hold: far above any real one, and small enough that
+/// the plots' axes stay finite and their tick loops short.
+const MAX_LOSS: f64 = 1e6;
+
+/// Refuses values no training run writes: a loss that is not finite or above
+/// [`MAX_LOSS`], an accuracy outside `[0, 1]`, a negative or non-finite duration.
+fn check_history(history: &History) -> std::result::Result<(), String> {
+    for r in &history.epochs {
+        for (name, value) in [("train_loss", r.train_loss), ("val_loss", r.val_loss)] {
+            if !(0.0..=MAX_LOSS).contains(&value) {
+                return Err(format!(
+                    "epoch {}: {name} {value:e} is not within [0, {MAX_LOSS:e}]",
+                    r.epoch
+                ));
+            }
+        }
+        for (name, value) in [
+            ("train_accuracy", r.train_accuracy),
+            ("val_accuracy", r.val_accuracy),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!(
+                    "epoch {}: {name} {value:e} is not within [0, 1]",
+                    r.epoch
+                ));
+            }
+        }
+        if !(r.seconds.is_finite() && r.seconds >= 0.0) {
+            return Err(format!(
+                "epoch {}: seconds {:e} is not a duration",
+                r.epoch, r.seconds
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One model loaded and run over the test set.
