@@ -5,6 +5,9 @@ set -euo pipefail
 
 need_apt=()
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
+# qemu-system-riscv32 (the `virt` board) and binutils for the RISC-V firmware check.
+command -v qemu-system-riscv32 >/dev/null || need_apt+=(qemu-system-misc)
+command -v riscv64-unknown-elf-size >/dev/null || need_apt+=(binutils-riscv64-unknown-elf)
 command -v qemu-x86_64 >/dev/null || need_apt+=(qemu-user)
 command -v arm-none-eabi-size >/dev/null || need_apt+=(binutils-arm-none-eabi)
 command -v npm >/dev/null || need_apt+=(npm)
@@ -19,6 +22,6 @@ fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 installed=$(rustup target list --installed)
-for t in thumbv7em-none-eabihf thumbv7m-none-eabi thumbv6m-none-eabi; do
+for t in thumbv7em-none-eabihf thumbv7m-none-eabi thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"
 done

@@ -72,10 +72,11 @@ fn expected_problem(name: &str) -> &'static [&'static str] {
         "labels-count-mismatch.idx" => &["labels"],
         "labels-gzip-twice.idx.gz" => &["compressed twice"],
         // An empty file is a prefix of the magic: "truncated" says it as well.
-        "weights-empty.bin" => &["not a picocnn model", "truncated"],
+        "weights-empty.bin" => &["not a picocnn model", "truncated", "empty"],
         "weights-not-a-model.bin" | "weights-idx-file.bin" => &["not a picocnn model"],
-        "weights-header-only.bin" | "weights-absurd-length.bin" => &["truncated"],
-        "weights-version-99.bin" => &["version 99"],
+        "weights-header-only.bin" | "weights-absurd-length.bin" => &["truncated", "announces"],
+        "weights-version-99.bin" => &["format 99", "version 99", "newer"],
+        "weights-version-1.bin" => &["format 1", "version 1", "retrain or re-export"],
         "picture-png-huge-dims.png" | "picture-pgm-huge-dims.pgm" => &["sides must be"],
         "picture-png-zero-width.png" => &["bad png"],
         "picture-png-truncated.png" => &["bad png"],
@@ -83,7 +84,7 @@ fn expected_problem(name: &str) -> &'static [&'static str] {
         "picture-pgm-short-raster.pgm" => &["raster holds"],
         "picture-pgm-max-0.pgm" => &["maximum value"],
         "picture-pgm-bad-header.pgm" => &["header"],
-        "ckpt-empty.ckpt" => &["shorter than"],
+        "ckpt-empty.ckpt" => &["empty"],
         "ckpt-not-a-checkpoint.ckpt" => &["magic"],
         other => panic!("{other}: add the problem it must report to expected_problem()"),
     }
@@ -341,10 +342,13 @@ fn derived_bad_models(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static [&'st
     flipped_crc[n - 1] ^= 0x01;
     let mut flipped_body = good.to_vec();
     flipped_body[n / 2] ^= 0x40;
-    let mut version_2 = good.to_vec();
-    assert_eq!(version_2[4], 1, "the version varint follows the magic");
-    version_2[4] = 2;
-    let version_2 = fix_crc(version_2);
+    let mut version_3 = good.to_vec();
+    assert_eq!(version_3[4], 2, "the version varint follows the magic");
+    version_3[4] = 3;
+    let version_3 = fix_crc(version_3);
+    let mut version_1 = good.to_vec();
+    version_1[4] = 1;
+    let version_1 = fix_crc(version_1);
     let nan = f32::NAN;
     vec![
         ("truncated-half", good[..n / 2].to_vec(), &["truncated"][..]),
@@ -356,7 +360,12 @@ fn derived_bad_models(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static [&'st
             [good, &[0u8; 16]].concat(),
             &["after its checksum"],
         ),
-        ("version-2", version_2, &["version 2"]),
+        ("version-3", version_3, &["format 3", "version 3", "newer"]),
+        (
+            "version-1",
+            version_1,
+            &["format 1", "version 1", "retrain or re-export"],
+        ),
         (
             "variant-9",
             reencoded(good, |f| f.variant = 9),
@@ -370,7 +379,12 @@ fn derived_bad_models(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static [&'st
         (
             "other-variant-code",
             reencoded(good, |f| f.variant = Variant::NoPool.code()),
-            &["hidden.weights"],
+            &["dimension pool is 2", "supports 1"],
+        ),
+        (
+            "other-hidden-units",
+            reencoded(good, |f| f.dimensions.hidden = 256),
+            &["dimension hidden is 256", "supports 128"],
         ),
         (
             "conv-shift-0",
@@ -720,7 +734,8 @@ fn the_idx_reader_allocates_no_more_than_the_file_holds() {
 fn a_model_claiming_absurd_sizes_is_rejected_before_any_work() {
     let body = vec![0xA5u8; 1 << 20];
     for claim in [u32::MAX, 1 << 30, (body.len() as u32) + 1] {
-        let mut file = b"PCNN\x01".to_vec();
+        let mut file = b"PCNN".to_vec();
+        file.push(picocnn::format::FORMAT_VERSION as u8);
         let mut n = claim;
         while n >= 0x80 {
             file.push((n as u8) | 0x80);
@@ -735,7 +750,8 @@ fn a_model_claiming_absurd_sizes_is_rejected_before_any_work() {
         );
     }
     // A claim shorter than the file: trailing bytes, also before the checksum.
-    let mut file = b"PCNN\x01\x10".to_vec();
+    let mut file = b"PCNN".to_vec();
+    file.extend_from_slice(&[picocnn::format::FORMAT_VERSION as u8, 0x10]);
     file.extend_from_slice(&body);
     assert_eq!(
         picocnn::Model::from_bytes(&file).unwrap_err(),
@@ -769,21 +785,21 @@ fn trainer_rejects_bad_resume_files() {
     };
     let good = trainer::resume::to_bytes(&state).unwrap();
     let mut wrong_version = good.clone();
-    wrong_version[8] = 9;
+    wrong_version[4] = 9;
     let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
-        ("empty.resume", Vec::new(), &["shorter than"]),
+        ("empty.resume", Vec::new(), &["empty"]),
         ("model.resume", fx.model.clone(), &["bad magic"]),
         ("checkpoint.resume", fx.checkpoint.clone(), &["bad magic"]),
         (
             "truncated.resume",
             good[..good.len() / 2].to_vec(),
-            &["corrupt"],
+            &["truncated"],
         ),
-        ("version-9.resume", wrong_version, &["version 9"]),
+        ("version-9.resume", wrong_version, &["format 9"]),
         (
             "trailing.resume",
             [&good[..], b"??"].concat(),
-            &["trailing"],
+            &["after its checksum"],
         ),
         // Well formed, but from a run on other data (its label checksum is 0).
         ("other-data.resume", good.clone(), &["other training data"]),

@@ -35,7 +35,7 @@ fn flip_offsets(len: usize, edge: usize, stride: usize) -> Vec<usize> {
 
 /// Where the payload starts: after the magic, the one-byte version and the varint length.
 fn payload_start(bytes: &[u8]) -> usize {
-    assert_eq!(bytes[4], 1, "format version 1 is one varint byte");
+    assert_eq!(bytes[4], 2, "format version 2 is one varint byte");
     5 + bytes[5..].iter().position(|b| b & 0x80 == 0).unwrap() + 1
 }
 
@@ -96,7 +96,8 @@ fn a_file_of_the_other_variant_is_named_as_such() {
     let model = Model::from_bytes(&bytes).unwrap();
     assert_eq!(model.variant(), Variant::Pool);
     // Rewrite the variant code (the payload's first byte, after the magic, the version
-    // and the varint length) to A and fix the checksum: the shapes no longer fit.
+    // and the varint length) to A and fix the checksum: the dimensions (pool 2) no
+    // longer fit the variant, which is named before any tensor is read.
     let start = payload_start(&bytes);
     assert_eq!(bytes[start], Variant::Pool.code());
     let mut relabelled = bytes.clone();
@@ -104,13 +105,14 @@ fn a_file_of_the_other_variant_is_named_as_such() {
     let body = relabelled.len() - 4;
     let crc = crc32(&relabelled[..body]).to_le_bytes();
     relabelled[body..].copy_from_slice(&crc);
-    assert!(matches!(
-        Model::from_bytes(&relabelled),
-        Err(Error::ShapeMismatch {
-            tensor: "hidden.weights",
-            ..
+    assert_eq!(
+        Model::from_bytes(&relabelled).err(),
+        Some(Error::ModelDimension {
+            name: "pool",
+            found: 2,
+            supported: 1
         })
-    ));
+    );
     // An unknown code is its own error.
     relabelled[start] = 7;
     let crc = crc32(&relabelled[..body]).to_le_bytes();

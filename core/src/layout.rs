@@ -7,7 +7,7 @@
 //!
 //! | layer | natural index | file order |
 //! |---|---|---|
-//! | conv | `filter`, `tap = ky * 3 + kx` | `[filter group][tap][filter in group]`, [`CONV_GROUP`] filters per group |
+//! | conv | `filter`, `tap = ky * 3 + kx` | `[tap][filter]` |
 //! | hidden | `unit`, `input = position * 32 + channel` (row-major feature map) | `[band][unit][position in band][channel]`, [`BAND_POSITIONS`] positions per band |
 //! | output | `class`, `unit` | `[class][unit]` |
 //!
@@ -17,10 +17,6 @@
 
 use crate::shape::{CLASSES, FILTERS, HIDDEN, KERNEL_TAPS, Variant};
 
-/// Filters whose conv weights are stored together, tap by tap.
-pub const CONV_GROUP: usize = 8;
-/// Filter groups of the convolution.
-pub const CONV_GROUPS: usize = FILTERS / CONV_GROUP;
 /// Feature positions per band of the hidden layer: half a 26-wide conv row (variant A),
 /// one 13-wide pooled row (variant B).
 pub const BAND_POSITIONS: usize = 13;
@@ -33,7 +29,6 @@ pub const CONV_WEIGHTS: usize = FILTERS * KERNEL_TAPS;
 /// Bytes of the output layer's weights.
 pub const OUTPUT_WEIGHTS: usize = CLASSES * HIDDEN;
 
-const _: () = assert!(FILTERS.is_multiple_of(CONV_GROUP));
 const _: () = assert!(
     Variant::NoPool
         .feature_positions()
@@ -55,16 +50,17 @@ pub const fn bands(variant: Variant) -> usize {
     variant.feature_positions() / BAND_POSITIONS
 }
 
-/// Position in the conv weights of filter `filter`'s weight for `tap`.
+/// Position in the conv weights of filter `filter`'s weight for `tap`: the 32 filters'
+/// weights of one tap are contiguous (a microcontroller walks the filters with one
+/// pointer, a host loads eight filters' weights of a tap as one vector).
 ///
 /// ```
 /// use picocnn::layout::conv_index;
-/// assert_eq!(conv_index(0, 1), 8); // the next tap of the same group
-/// assert_eq!(conv_index(8, 0), 72); // the second group starts after 9 x 8 weights
+/// assert_eq!(conv_index(1, 0), 1); // the next filter
+/// assert_eq!(conv_index(0, 1), 32); // the next tap
 /// ```
 pub const fn conv_index(filter: usize, tap: usize) -> usize {
-    let (group, in_group) = (filter / CONV_GROUP, filter % CONV_GROUP);
-    (group * KERNEL_TAPS + tap) * CONV_GROUP + in_group
+    tap * FILTERS + filter
 }
 
 /// Position in the hidden weights of unit `unit`'s weight for flattened input `input`

@@ -50,10 +50,12 @@ pub mod format;
 pub mod layout;
 pub mod model;
 mod pool;
+mod prediction;
 pub mod quant;
 pub mod shape;
 pub mod softmax;
 
 pub use error::{Error, Result};
-pub use model::{Model, Prediction, Scratch};
+pub use model::{Model, Scratch};
+pub use prediction::{Logits, Prediction, argmax};
 pub use shape::{CLASSES, Dataset, Variant};

@@ -1,14 +1,14 @@
 //! A validated model borrowed from its bytes, the scratch RAM, and `classify`.
 
-use crate::conv::{Conv, group_slice, patch, window_patches};
-use crate::dense::{accumulate_band, dot};
+use crate::conv::{Conv, conv_band, pooled_band};
+use crate::dense::{Band, BandWeights, OutputWeights, hidden_band, output_layer};
 use crate::error::{Error, Result};
 use crate::format::{Integrity, LayerFile, ModelFile};
-use crate::layout::{BAND_LEN, BAND_POSITIONS, CONV_GROUP, CONV_WEIGHTS, OUTPUT_WEIGHTS};
-use crate::pool::max_pool;
-use crate::quant::{ChannelParams, MAX_SHIFT, MIN_SHIFT, Multiplier, requantize};
+use crate::layout::{BAND_LEN, BAND_POSITIONS, CONV_WEIGHTS, OUTPUT_WEIGHTS};
+use crate::prediction::{Logits, Prediction};
+use crate::quant::{ChannelParams, MAX_SHIFT, MIN_SHIFT};
 use crate::shape::{
-    CLASSES, CONV_SIDE, Dataset, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_TAPS, Variant,
+    CLASSES, CONV_SIDE, Dataset, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, Variant,
 };
 use crate::softmax::softmax;
 use core::fmt;
@@ -22,17 +22,6 @@ const _: () = assert!(Variant::NoPool.flat_len() * 128 * 255 < (1 << 30));
 const _: () = assert!(2 * BAND_POSITIONS == CONV_SIDE);
 const _: () = assert!(BAND_LEN >= HIDDEN);
 const _: () = assert!(Scratch::BYTES <= 2048);
-
-/// Conv positions of variant A computed together. On a host the whole 13-position band:
-/// each weight row is widened once for 13 vector multiply-adds. On a microcontroller
-/// (no SIMD) batching saves nothing and its accumulators would cost ~800 bytes of stack,
-/// so one position at a time. Same arithmetic, same results.
-const CONV_BATCH: usize = if cfg!(target_os = "none") {
-    1
-} else {
-    BAND_POSITIONS
-};
-const _: () = assert!(BAND_POSITIONS.is_multiple_of(CONV_BATCH));
 
 /// Zero point of the int8 input: `q = pixel - 128`, so `q - zero_point` is the pixel.
 pub const INPUT_ZERO_POINT: i8 = -128;
@@ -50,9 +39,9 @@ pub const INPUT_ZERO_POINT: i8 = -128;
 /// ```
 #[derive(Clone)]
 pub struct Scratch {
-    /// The current band's activations minus their zero point, as i16 for the
-    /// multiply-adds; at the end, the hidden layer's activations.
-    band: [i16; BAND_LEN],
+    /// The current band's activations minus their zero point; at the end, the hidden
+    /// layer's activations.
+    band: Band,
     /// Hidden-layer accumulators.
     hidden: [i32; HIDDEN],
 }
@@ -65,7 +54,7 @@ impl Scratch {
     /// Zeroed scratch buffers.
     pub const fn new() -> Self {
         Scratch {
-            band: [0; BAND_LEN],
+            band: [[0; 2]; BAND_LEN],
             hidden: [0; HIDDEN],
         }
     }
@@ -83,19 +72,6 @@ impl fmt::Debug for Scratch {
     }
 }
 
-/// What `classify` found for one image.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Prediction {
-    /// Index of the winning class: the first maximum of `logits`.
-    pub class: usize,
-    /// Integer logits, all at the model's common scale
-    /// ([`Model::logit_scale`], `2^-16` for files written by the trainer): exact, and
-    /// comparable across classes.
-    pub logits: [i32; CLASSES],
-    /// Softmax of the logits (precision: [`softmax::PRECISION`](crate::softmax::PRECISION)).
-    pub probabilities: [f32; CLASSES],
-}
-
 /// A validated int8 model whose tensors are borrowed from the file's bytes.
 #[derive(Clone, Copy)]
 pub struct Model<'a> {
@@ -103,10 +79,10 @@ pub struct Model<'a> {
     dataset: Dataset,
     class_names: [&'a str; CLASSES],
     conv: Conv<'a>,
-    /// `[band][unit]` rows of `BAND_LEN` weights; length checked against the variant.
-    hidden_weights: &'a [[u8; BAND_LEN]],
+    /// One entry per band; length checked against the variant.
+    hidden_weights: &'a [BandWeights],
     hidden: ChannelParams<'a, HIDDEN>,
-    output_weights: &'a [[u8; HIDDEN]; CLASSES],
+    output_weights: &'a OutputWeights,
     output: ChannelParams<'a, CLASSES>,
     logit_scale: f32,
     file_bytes: usize,
@@ -270,24 +246,15 @@ impl<'a> Model<'a> {
             });
         }
 
-        let conv_weights =
-            rows::<CONV_GROUP, { CONV_WEIGHTS / CONV_GROUP }>(file.conv.weights, CONV.weights)?;
         let conv = Conv {
-            weights: conv_weights
-                .as_chunks::<KERNEL_TAPS>()
-                .0
-                .try_into()
-                .map_err(|_| Error::ShapeMismatch {
-                    tensor: CONV.weights,
-                    expected: CONV_WEIGHTS,
-                    found: file.conv.weights.len(),
-                })?,
+            weights: rows::<FILTERS, { CONV_WEIGHTS / FILTERS }>(file.conv.weights, CONV.weights)?,
             params: channel_params(&file.conv, &CONV)?,
         };
 
         let hidden_len = crate::layout::hidden_weights(variant);
-        let (hidden_weights, rest) = file.hidden.weights.as_chunks::<BAND_LEN>();
-        if file.hidden.weights.len() != hidden_len || !rest.is_empty() {
+        let (unit_rows, rest) = file.hidden.weights.as_chunks::<BAND_LEN>();
+        let (hidden_weights, rows_left) = unit_rows.as_chunks::<HIDDEN>();
+        if file.hidden.weights.len() != hidden_len || !rest.is_empty() || !rows_left.is_empty() {
             return Err(Error::ShapeMismatch {
                 tensor: HIDDEN_LAYER.weights,
                 expected: hidden_len,
@@ -352,7 +319,40 @@ impl<'a> Model<'a> {
         self.tensor_bytes
     }
 
-    /// Classifies one 28x28 image (row-major, one byte per pixel, 0 = background).
+    /// The class and integer logits of one 28x28 image (row-major, one byte per pixel,
+    /// 0 = background): the firmware's entry. It cannot fail and uses no floating point;
+    /// [`Model::probabilities`] is the separate step that does.
+    ///
+    /// ```
+    /// # fn demo(model: &picocnn::Model<'_>, image: &[u8; 784]) {
+    /// use picocnn::Scratch;
+    /// let mut scratch = Scratch::new();
+    /// let logits = model.infer(image, &mut scratch);
+    /// assert!(logits.class < 10);
+    /// # }
+    /// ```
+    pub fn infer(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) -> Logits {
+        Logits::new(self.logits(image, scratch))
+    }
+
+    /// Softmax probabilities of `logits` (from [`Model::infer`] with this model), with
+    /// the precision of [`softmax::PRECISION`](crate::softmax::PRECISION). On a
+    /// microcontroller without an FPU this is ten software `exp`s.
+    pub fn probabilities(&self, logits: &Logits) -> [f32; CLASSES] {
+        softmax(&logits.values, self.logit_scale)
+    }
+
+    /// [`Model::infer`] and [`Model::probabilities`] in one call.
+    pub fn predict(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) -> Prediction {
+        let logits = self.infer(image, scratch);
+        Prediction {
+            class: logits.class,
+            logits: logits.values,
+            probabilities: self.probabilities(&logits),
+        }
+    }
+
+    /// [`Model::predict`] for an image given as a slice (e.g. read from a file).
     ///
     /// # Errors
     /// [`Error::ImageSize`] if `pixels` does not hold exactly 784 bytes; nothing else.
@@ -361,121 +361,52 @@ impl<'a> Model<'a> {
             expected: IMAGE_PIXELS,
             found: pixels.len(),
         })?;
-        let logits = self.logits(image, scratch);
-        let mut class = 0;
-        for (k, &l) in logits.iter().enumerate() {
-            if l > logits.get(class).copied().unwrap_or(i32::MIN) {
-                class = k;
-            }
-        }
-        Ok(Prediction {
-            class,
-            logits,
-            probabilities: softmax(&logits, self.logit_scale),
-        })
+        Ok(self.predict(image, scratch))
     }
 
     /// The integer logits of one image: fused conv + ReLU (+ pool) streamed band by band
     /// into the hidden layer, then the output layer.
     fn logits(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) -> [i32; CLASSES] {
+        // A firmware's `static` Scratch has a fixed address; propagated into the kernels
+        // (link-time optimization does), it is rebuilt with two instructions in every
+        // inner-loop iteration instead of living in a register. Hiding it costs nothing.
+        let scratch = core::hint::black_box(scratch);
         self.hidden.load_biases(&mut scratch.hidden);
-        match self.variant {
-            Variant::NoPool => self.stream_conv(image, scratch),
-            Variant::Pool => self.stream_pooled(image, scratch),
-        }
-        self.output_layer(scratch)
-    }
-
-    /// Variant A: each conv row is two bands of 13 positions. A band's activations are
-    /// computed a filter group at a time over [`CONV_BATCH`] positions (each weight row
-    /// loaded once per batch), then fed to the hidden accumulators.
-    fn stream_conv(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) {
         let rows = image.as_chunks::<IMAGE_SIDE>().0;
-        let mut bands = self.hidden_weights.chunks_exact(HIDDEN);
-        for three in rows.windows(3) {
-            let [r0, r1, r2] = three else {
-                continue;
-            };
-            let mut patches = r0
-                .windows(3)
-                .zip(r1.windows(3))
-                .zip(r2.windows(3))
-                .map(|((a, b), c)| patch([a, b, c]));
-            for _ in 0..CONV_SIDE / BAND_POSITIONS {
-                let band = scratch.band.as_chunks_mut::<FILTERS>().0;
-                for positions in band.as_chunks_mut::<CONV_BATCH>().0 {
-                    let mut batch = [[0u8; KERNEL_TAPS]; CONV_BATCH];
-                    for (dst, p) in batch.iter_mut().zip(patches.by_ref()) {
-                        *dst = p;
-                    }
-                    for group in self.conv.groups() {
-                        let acc = group.accumulate(&batch);
-                        for (position, a) in positions.iter_mut().zip(&acc) {
-                            if let Some(dst) = group_slice(position, group.index) {
-                                group.relu_requantize(a, dst);
-                            }
+        let mut bands = self.hidden_weights.iter();
+        let mut feed = |scratch: &mut Scratch| {
+            if let Some(weights) = bands.next() {
+                hidden_band(&mut scratch.hidden, weights, &scratch.band);
+            }
+        };
+        match self.variant {
+            // Each conv row is two bands of 13 positions.
+            Variant::NoPool => {
+                for three in rows.windows(3) {
+                    if let [r0, r1, r2] = three {
+                        for first in [0, BAND_POSITIONS] {
+                            conv_band(&self.conv, [r0, r1, r2], first, &mut scratch.band);
+                            feed(scratch);
                         }
                     }
                 }
-                if let Some(weights) = bands.next() {
-                    accumulate_band(&mut scratch.hidden, weights, &scratch.band);
-                }
             }
-        }
-    }
-
-    /// Variant B: each pooled row (13 positions, from two conv rows) is one band; each
-    /// position's four conv outputs are computed together and max-pooled.
-    fn stream_pooled(&self, image: &[u8; IMAGE_PIXELS], scratch: &mut Scratch) {
-        let rows = image.as_chunks::<IMAGE_SIDE>().0;
-        let mut bands = self.hidden_weights.chunks_exact(HIDDEN);
-        for four in rows.windows(4).step_by(2) {
-            let [r0, r1, r2, r3] = four else {
-                continue;
-            };
-            let windows = r0
-                .windows(4)
-                .zip(r1.windows(4))
-                .zip(r2.windows(4))
-                .zip(r3.windows(4))
-                .step_by(2)
-                .map(|(((a, b), c), d)| window_patches([a, b, c, d]));
-            let band = scratch.band.as_chunks_mut::<FILTERS>().0;
-            for (position, patches) in band.iter_mut().zip(windows) {
-                for group in self.conv.groups() {
-                    let pooled = max_pool(&group.accumulate(&patches));
-                    if let Some(dst) = group_slice(position, group.index) {
-                        group.relu_requantize(&pooled, dst);
+            // Each pooled row (13 positions, from two conv rows) is one band.
+            Variant::Pool => {
+                for four in rows.windows(4).step_by(2) {
+                    if let [r0, r1, r2, r3] = four {
+                        pooled_band(&self.conv, [r0, r1, r2, r3], &mut scratch.band);
+                        feed(scratch);
                     }
                 }
             }
-            if let Some(weights) = bands.next() {
-                accumulate_band(&mut scratch.hidden, weights, &scratch.band);
-            }
         }
-    }
-
-    /// Hidden ReLU, then the output layer requantized to the common logit scale.
-    fn output_layer(&self, scratch: &mut Scratch) -> [i32; CLASSES] {
-        // The band buffer is free now: it holds the hidden activations.
-        let Some(x) = scratch.band.first_chunk_mut::<HIDDEN>() else {
-            return [0; CLASSES];
-        };
-        self.hidden.relu_requantize(&scratch.hidden, x);
-        let mut logits = [0i32; CLASSES];
-        self.output.load_biases(&mut logits);
-        for (((l, row), m), &s) in logits
-            .iter_mut()
-            .zip(self.output_weights)
-            .zip(self.output.multiplier)
-            .zip(self.output.shift)
-        {
-            let acc = l.wrapping_add(dot(row, x));
-            // Validated at load: multiplier >= 0 and shift in range, so `new` succeeds.
-            if let Some(m) = Multiplier::new(i32::from_le_bytes(*m), s) {
-                *l = requantize(acc, m);
-            }
-        }
-        logits
+        output_layer(
+            &self.hidden,
+            &scratch.hidden,
+            &mut scratch.band,
+            self.output_weights,
+            &self.output,
+        )
     }
 }

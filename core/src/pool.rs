@@ -6,8 +6,9 @@
 //! (multipliers are non-negative; property-tested in [`quant`](crate::quant)), so
 //! `max(f(a), f(b)) = f(max(a, b))`, and it needs a quarter of the requantizations.
 
-use crate::layout::CONV_GROUP as GROUP;
+use crate::conv::GROUP;
 
+#[cfg_attr(picocnn_smlal, allow(dead_code))]
 /// Channel-wise maximum of a group's accumulators at the four positions of a 2x2 window.
 #[inline(always)]
 pub(crate) fn max_pool(window: &[[i32; GROUP]; 4]) -> [i32; GROUP] {

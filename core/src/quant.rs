@@ -55,18 +55,6 @@ impl Multiplier {
     pub const fn shift(self) -> u8 {
         self.shift
     }
-
-    /// The real factor this multiplier stands for (for reports; never used in inference).
-    pub fn to_f64(self) -> f64 {
-        // 2^-shift is exact in f64 for shift <= 62.
-        let mut scale = f64::from(self.multiplier);
-        let mut n = self.shift;
-        while n > 0 {
-            scale *= 0.5;
-            n -= 1;
-        }
-        scale
-    }
 }
 
 /// The [`Multiplier`] nearest to `scale` (round half up), or `None` if `scale` is not a
@@ -156,17 +144,43 @@ pub fn relu_requantize(acc: i32, m: Multiplier, zero_point: i8) -> u8 {
 /// [`relu_requantize`] on raw parameters the caller has validated (multiplier >= 0,
 /// shift in `MIN_SHIFT..=MAX_SHIFT`), for inner loops that read them straight from the
 /// model's bytes. Out-of-range parameters give wrong numbers, never a panic.
+///
+/// With a shift of 33 or more (every trained conv and hidden layer: their factors are
+/// far below 1/2) only the high word of the 64-bit product is needed: for
+/// `P = h * 2^32 + l` with `l < 2^32`, `floor((P + 2^(s-1)) / 2^s)` equals
+/// `floor((h + 2^(s-33)) / 2^(s-32))`, a multiply-high, an add and a shift on 32-bit
+/// Arm. Smaller shifts take the 64-bit path. Both are property-tested to agree.
 #[inline(always)]
 pub(crate) fn relu_requantize_raw(acc: i32, multiplier: i32, shift: u8, zero_point: i8) -> u8 {
-    let ceiling = 127u64.wrapping_sub(zero_point as u64) & 0xff;
-    let positive = acc.max(0) as u64;
-    let product = positive.wrapping_mul(multiplier as u64 & 0x7fff_ffff);
+    let ceiling = 127u32.wrapping_sub(zero_point as u32) & 0xff;
+    let positive = acc.max(0) as u32;
+    let product = u64::from(positive) * u64::from(multiplier as u32 & 0x7fff_ffff);
     let shift = u32::from(shift);
-    let rounded = product
-        .wrapping_add(1u64.wrapping_shl(shift.wrapping_sub(1)))
-        .wrapping_shr(shift);
-    // acc <= 0 gives product 0 and, with shift >= 1, rounded 0.
+    let rounded = if shift >= 33 {
+        // product < 2^62, so high < 2^30 and the sum below stays under 2^31.
+        let high = (product >> 32) as u32;
+        high.wrapping_add(1u32.wrapping_shl(shift - 33))
+            .wrapping_shr(shift - 32)
+    } else {
+        let wide = product
+            .wrapping_add(1u64.wrapping_shl(shift.wrapping_sub(1)))
+            .wrapping_shr(shift);
+        // acc <= 0 gives product 0 and, with shift >= 1, 0.
+        u32::try_from(wide).unwrap_or(u32::MAX)
+    };
     rounded.min(ceiling) as u8
+}
+
+/// One activation minus its zero point (`0..=255` after the ReLU), stored as a
+/// little-endian `i16`: the form every kernel loads cheapest (one `ldrsh` on Cortex-M3,
+/// two per 32-bit load for `SMLABB`/`SMLATB` or `SMLAD` on ARMv7E-M, sixteen per
+/// `vpmaddwd` with AVX2), read without any unsafe reinterpretation.
+pub(crate) type Activation = [u8; 2];
+
+/// The value of an [`Activation`].
+#[inline(always)]
+pub(crate) fn activation_value(a: Activation) -> i32 {
+    i32::from(i16::from_le_bytes(a))
 }
 
 /// A layer's per-channel requantization parameters, borrowed from the file as stored
@@ -192,7 +206,7 @@ impl<const N: usize> ChannelParams<'_, N> {
 
     /// Requantizes and clamps every channel into `out`: int8 activation minus zero point.
     #[inline(always)]
-    pub(crate) fn relu_requantize(&self, acc: &[i32; N], out: &mut [i16; N]) {
+    pub(crate) fn relu_requantize(&self, acc: &[i32; N], out: &mut [Activation; N]) {
         relu_requantize_slices(acc, self.multiplier, self.shift, self.zero_point, out);
     }
 }
@@ -204,15 +218,69 @@ pub(crate) fn relu_requantize_slices(
     multiplier: &[[u8; 4]],
     shift: &[u8],
     zero_point: i8,
-    out: &mut [i16],
+    out: &mut [Activation],
 ) {
     for (((o, &a), m), &s) in out.iter_mut().zip(acc).zip(multiplier).zip(shift) {
-        *o = i16::from(relu_requantize_raw(
+        *o = u16::from(relu_requantize_raw(
             a,
             i32::from_le_bytes(*m),
             s,
             zero_point,
-        ));
+        ))
+        .to_le_bytes();
+    }
+}
+
+/// A layer's requantization prepared for the common case, every channel's shift at least
+/// 33: `min((mulhi(max(acc + bias, 0), m) + 2^(s-33)) >> (s - 32), 127 - zero_point)`,
+/// equal to [`relu_requantize_raw`] of `acc + bias` (see there). Preparing costs a few
+/// instructions per channel; applying it then needs no per-output shift arithmetic.
+#[cfg_attr(not(picocnn_smlal), allow(dead_code))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FastRequant<const N: usize> {
+    bias: [i32; N],
+    multiplier: [u32; N],
+    round: [u32; N],
+    shift: [u32; N],
+    ceiling: u32,
+}
+
+#[cfg_attr(not(picocnn_smlal), allow(dead_code))]
+impl<const N: usize> FastRequant<N> {
+    /// The prepared form of `params`, or `None` if a channel's shift is below 33.
+    #[inline(always)]
+    pub(crate) fn new(params: &ChannelParams<'_, N>) -> Option<Self> {
+        if params.shift.iter().any(|&s| s < 33) {
+            return None;
+        }
+        let shift = params.shift.map(|s| u32::from(s) - 32);
+        Some(FastRequant {
+            bias: params.bias.map(i32::from_le_bytes),
+            multiplier: params
+                .multiplier
+                .map(|m| u32::from_le_bytes(m) & 0x7fff_ffff),
+            // shift - 1 <= 61 - 32: no overflow.
+            round: shift.map(|s| 1u32.wrapping_shl(s.wrapping_sub(1))),
+            shift,
+            ceiling: 127u32.wrapping_sub(params.zero_point as u32) & 0xff,
+        })
+    }
+
+    /// Bias plus `raw`, ReLU, requantized and clamped, for every channel.
+    #[inline(always)]
+    pub(crate) fn apply(&self, raw: &[i32; N], out: &mut [Activation; N]) {
+        let channels = raw
+            .iter()
+            .zip(&self.bias)
+            .zip(&self.multiplier)
+            .zip(&self.round)
+            .zip(&self.shift);
+        for (o, ((((&r, &b), &m), &round), &s)) in out.iter_mut().zip(channels) {
+            let acc = r.wrapping_add(b).max(0) as u32;
+            let high = ((u64::from(acc) * u64::from(m)) >> 32) as u32;
+            let q = high.wrapping_add(round).wrapping_shr(s).min(self.ceiling);
+            *o = (q as u16).to_le_bytes();
+        }
     }
 }
 
@@ -298,6 +366,36 @@ mod tests {
             quantize_multiplier(f64::MIN_POSITIVE / 4.0),
             Multiplier::new(0, 62)
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn fast_requant_is_relu_requantize(
+            acc in any::<i32>(), bias in -(1i32 << 30)..(1 << 30), m in 0..=i32::MAX,
+            shift in 33u8..=MAX_SHIFT, zp in any::<i8>()
+        ) {
+            let bias_bytes = [bias.to_le_bytes()];
+            let m_bytes = [m.to_le_bytes()];
+            let params = ChannelParams { bias: &bias_bytes, multiplier: &m_bytes, shift: &[shift], zero_point: zp };
+            let fast = FastRequant::new(&params).unwrap();
+            let mut out = [[0u8; 2]];
+            fast.apply(&[acc], &mut out);
+            let want = relu_requantize_raw(acc.wrapping_add(bias), m, shift, zp);
+            prop_assert_eq!(activation_value(out[0]), i32::from(want));
+        }
+    }
+
+    #[test]
+    fn fast_requant_refuses_small_shifts() {
+        let params = ChannelParams {
+            bias: &[[0; 4]; 2],
+            multiplier: &[[0; 4]; 2],
+            shift: &[40, 32],
+            zero_point: -128,
+        };
+        assert!(FastRequant::new(&params).is_none());
     }
 
     #[test]

@@ -314,6 +314,21 @@ fn hand_made_model_gives_hand_computed_logits() {
         assert_eq!(p.class, best, "uniform image {v}");
     }
 
+    // The integer-only entry gives the same class and logits; probabilities are a step
+    // of their own, and printing needs no float formatting.
+    let logits = model.infer(&[1; 784], &mut scratch);
+    let full = model.classify(&[1; 784], &mut scratch).unwrap();
+    assert_eq!((logits.class, logits.values), (full.class, full.logits));
+    assert_eq!(model.probabilities(&logits), full.probabilities);
+    assert_eq!(model.predict(&[1; 784], &mut scratch), full);
+    assert_eq!(full.to_logits(), logits);
+    assert_eq!(
+        format!("{logits}"),
+        format!("class 3, logits {:?}", full.logits)
+    );
+    // 676 logit steps of 2^-16 over 0: barely above a tenth.
+    assert_eq!(format!("{full}"), "class 3 (p 0.101)");
+
     // Max-pooling: a single bright pixel at (1, 1) is the centre of conv position (0, 0),
     // which pools into feature position 0 only.
     let mut image = [0u8; 784];

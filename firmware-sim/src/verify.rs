@@ -8,12 +8,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use picocnn::argmax;
 use picocnn::{CLASSES, Dataset, Variant};
 use picocnn_host::cli::checkpoint_path;
 use picocnn_host::codec;
 use picocnn_host::dataset::{self, Part};
 use picocnn_host::heldout;
-use picocnn_host::reference::{argmax, forward_f32, logits_int8};
+use picocnn_host::reference::{forward_f32, logits_int8};
 use rayon::prelude::*;
 
 use crate::device::{Device, Weights};

@@ -162,13 +162,51 @@ pub enum Error {
         source: picocnn::Error,
     },
 
-    /// A file is not a usable f32 checkpoint (`.ckpt`): wrong magic or version, corrupt.
-    #[error("{}: not a usable picocnn checkpoint: {reason}", path.display())]
-    CheckpointFile {
+    /// A picocnn file whose frame is wrong: magic, version, length or checksum.
+    #[error("{}: {}", path.display(), crate::frame::describe(what, problem))]
+    Frame {
+        /// The file.
+        path: PathBuf,
+        /// Its kind, e.g. `checkpoint`.
+        what: &'static str,
+        /// What the frame check found.
+        problem: picocnn::Error,
+    },
+
+    /// A picocnn file with nothing in it.
+    #[error("{}: {what} is empty (0 bytes)", path.display())]
+    FileEmpty {
+        /// The file.
+        path: PathBuf,
+        /// Its kind.
+        what: &'static str,
+    },
+
+    /// A picocnn file whose header announces more bytes than a file of its kind can hold;
+    /// it is refused before being read.
+    #[error(
+        "{}: {what} header announces {declared} bytes, more than the {limit} a {what} \
+         can hold",
+        path.display()
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its kind.
+        what: &'static str,
+        /// Payload bytes the header announces.
+        declared: usize,
+        /// The most a file of this kind may hold.
+        limit: usize,
+    },
+
+    /// A checkpoint whose frame is sound but whose contents are not a usable model.
+    #[error("{}: not a usable checkpoint: {problem}", path.display())]
+    CheckpointContents {
         /// The `.ckpt` file.
         path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
+        /// What is wrong.
+        problem: &'static str,
     },
 
     /// Images to be written as IDX whose count, sides and pixel buffer do not agree, or

@@ -81,9 +81,10 @@ FILES = {
     # Model files
     "weights-empty.bin": b"",
     "weights-not-a-model.bin": b"GIF89a" + bytes(58),
-    "weights-header-only.bin": b"PCNN\x01\xb0\xa1\x2a",
+    "weights-header-only.bin": b"PCNN\x02\xb0\xa1\x2a",
     "weights-version-99.bin": b"PCNN\x63\x10" + bytes(20),
-    "weights-absurd-length.bin": b"PCNN\x01\xff\xff\xff\xff\x0f" + bytes(32),
+    "weights-absurd-length.bin": b"PCNN\x02\xff\xff\xff\xff\x0f" + bytes(32),
+    "weights-version-1.bin": b"PCNN\x01\xb0\xa1\x2a" + bytes(20),
     "weights-idx-file.bin": GOOD_IMAGES,
     # Pictures for firmware-sim classify (PNG and PGM)
     # Found by the image_file fuzz target: the frame buffer was allocated from the header's

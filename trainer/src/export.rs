@@ -12,13 +12,13 @@ use picocnn::{Model, Scratch};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use picocnn::argmax;
 use picocnn_host::atomic::write_atomic;
 use picocnn_host::codec;
 use picocnn_host::dataset::Split;
 use picocnn_host::params::Checkpoint;
 use picocnn_host::quant_model::QuantModel;
 use picocnn_host::quantize::{Calibration, DEFAULT_CALIBRATION_IMAGES, calibrate, quantize};
-use picocnn_host::reference::argmax;
 
 /// What an export produced.
 #[derive(Debug, Clone, PartialEq)]

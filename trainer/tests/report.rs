@@ -569,7 +569,7 @@ fn report_renders_every_plot_for_a_folder_of_models() {
     }
     let table = report.comparison.to_string();
     assert!(
-        table.contains("A: no pooling") && table.contains("B: 2x2 max-pooling"),
+        table.contains("A (no pooling)") && table.contains("B (2x2 max-pooling)"),
         "{table}"
     );
 }
@@ -583,7 +583,7 @@ fn report_names_the_missing_or_broken_model_file() {
     std::fs::write(models.join("pool.bin"), b"PCNN but not a model").unwrap();
     let err = report::write_report(&models, &data, &out).unwrap_err();
     assert!(
-        matches!(err, Error::Host(picocnn_host::Error::ModelFile { .. })),
+        matches!(err, Error::Host(picocnn_host::Error::Frame { .. })),
         "{err}"
     );
     assert!(err.to_string().contains("pool.bin"), "{err}");
@@ -648,7 +648,7 @@ fn cli_report_writes_the_plots_and_the_table() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        stdout.contains("comparison.png") && stdout.contains("B: 2x2 max-pooling"),
+        stdout.contains("comparison.png") && stdout.contains("B (2x2 max-pooling)"),
         "{stdout}"
     );
     assert_drawn_png(&out.join("comparison.png"), None);

@@ -128,13 +128,6 @@ fn run_report(args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn variant_name(variant: Variant) -> &'static str {
-    match variant {
-        Variant::NoPool => "A (no pooling)",
-        Variant::Pool => "B (2x2 max-pooling)",
-    }
-}
-
 fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
     let checkpoint = checkpoint::read(&args.checkpoint)?;
     let dir = dataset::resolve_dir(args.data.as_deref());
@@ -144,7 +137,7 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
     say(format_args!(
         "{}: variant {} on {}: test accuracy {:.2} % (loss {:.4}) on {} images",
         args.checkpoint.display(),
-        variant_name(params.variant),
+        params.variant.title(),
         checkpoint.dataset.name(),
         100.0 * tally.accuracy(),
         tally.mean_loss(),
@@ -168,7 +161,7 @@ fn report_heldout(params: &Params, dir: &std::path::Path) -> Result<()> {
         return Ok(());
     };
     let logits = network::predict(params, &set.images);
-    let counts = heldout::per_class(&set.labels, logits.iter().map(network::argmax));
+    let counts = heldout::per_class(&set.labels, logits.iter().map(|l| picocnn::argmax(l)));
     say(format_args!(
         "{}: accuracy {:.2} % on {} images (per class %: {})",
         heldout::NAME,

@@ -16,7 +16,6 @@ use picocnn_host::dataset::{self, Data, Split};
 use picocnn_host::params::{Checkpoint, Params};
 
 use super::interrupt::Interrupt;
-use super::variant_name;
 use crate::augment::Choice;
 use crate::error::{Error, Result};
 use crate::export;
@@ -180,7 +179,7 @@ impl<'a> Run<'a> {
         say(format_args!(
             "Variant {} on {}: {} training / {} validation / {} test images; batch {}, \
              learning rate {}{}, {} epochs, seed {}, {} threads, {} kernels{}",
-            variant_name(config.variant),
+            config.variant.title(),
             self.dataset.name(),
             self.data.train.len(),
             self.validation.len(),

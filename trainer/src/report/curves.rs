@@ -5,7 +5,6 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::canvas::{Area, COLOR_A, COLOR_B, DrawResult, render_png, text};
-use super::variant_label;
 use crate::error::Result;
 use crate::history::History;
 
@@ -143,7 +142,7 @@ fn draw_panel(
             picocnn::Variant::NoPool => COLOR_A,
             picocnn::Variant::Pool => COLOR_B,
         };
-        let name = variant_label(history.variant);
+        let name = history.variant.title();
         for validation in [false, true] {
             let points: Vec<(f64, f64)> = history
                 .epochs

@@ -19,8 +19,6 @@ mod curves;
 mod render;
 mod samples;
 
-use picocnn::Variant;
-
 pub use augmented::{AUGMENT_COLUMNS, HeldOutResult, plot_augmented, plot_heldout};
 pub use comparison::{Comparison, VariantFigures, plot_comparison};
 pub use confusion::{CellGrid, Confusion, plot_confusion};
@@ -28,11 +26,3 @@ pub use curves::{SeriesMarks, plot_training_curves};
 pub use picocnn_host::summary::{Summary, summary};
 pub use render::{HISTORY_SUFFIX, ModelFiles, Report, find_models, read_history, write_report};
 pub use samples::{Sample, plot_prediction_grid, plot_probabilities};
-
-/// The variant's name in legends: `"A: no pooling"` / `"B: 2x2 max-pooling"`.
-pub fn variant_label(variant: Variant) -> String {
-    match variant {
-        Variant::NoPool => "A: no pooling".to_string(),
-        Variant::Pool => "B: 2x2 max-pooling".to_string(),
-    }
-}

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use picocnn::shape::CLASSES;
 use picocnn::{Dataset, Model, Prediction, Scratch, Variant};
+use picocnn_host::frame;
 
 use super::augmented::{AUGMENT_COLUMNS, HeldOutResult, plot_augmented, plot_heldout};
 use super::comparison::{Comparison, VariantFigures, plot_comparison};
 use super::confusion::{Confusion, plot_confusion};
 use super::curves::{dataset_title, plot_training_curves};
 use super::samples::{Sample, plot_prediction_grid, plot_probabilities};
-use super::variant_label;
 use crate::error::{Error, Result};
 use crate::history::History;
 use picocnn_host::dataset::{self, Part, Split};
@@ -142,7 +142,7 @@ pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Resul
     let mut evaluated = Vec::new();
     for files in models {
         let history = read_history(&files.history)?;
-        let bytes = std::fs::read(&files.weights).map_err(|e| Error::io(&files.weights, e))?;
+        let bytes = frame::read(&frame::MODEL, &files.weights)?;
         let model = Model::from_bytes(&bytes).map_err(|source| picocnn_host::Error::ModelFile {
             path: files.weights.clone(),
             source,
@@ -330,7 +330,7 @@ fn write_model_plots(e: &Evaluated, test: &Split, out_dir: &Path) -> Result<Vec<
     let names: [&str; CLASSES] = std::array::from_fn(|k| e.class_names[k].as_str());
     let who = format!(
         "{}, int8 model on {}",
-        variant_label(e.variant),
+        e.variant.title(),
         dataset_title(e.dataset)
     );
     let count = e.predictions.len().min(test.len());
@@ -374,7 +374,7 @@ fn write_model_plots(e: &Evaluated, test: &Split, out_dir: &Path) -> Result<Vec<
     let path = out_dir.join(format!("{stem}-probabilities.png"));
     let note = format!(
         "{}, int8 core: integer logits x {} (exact, one common scale)",
-        variant_label(e.variant),
+        e.variant.title(),
         format_scale(e.logit_scale)
     );
     plot_probabilities(&chosen, &names, &note, &path)?;
