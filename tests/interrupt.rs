@@ -220,7 +220,10 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
     let status = child.wait().unwrap();
     assert!(status.success(), "a run after the kills failed: {status:?}");
     assert_eq!(check_outputs(&out, &model, &ckpt, &history), [true; 3]);
-    assert!(!out.with_extension("bin.lock").exists(), "a finished run left its lock");
+    assert!(
+        !out.with_extension("bin.lock").exists(),
+        "a finished run left its lock"
+    );
     eprintln!(
         "{kills} kills; weights.bin / .ckpt / .history.json replaced {replaced:?} times \
          (full run {full:?}, export phase {tail:?})"
