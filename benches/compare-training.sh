@@ -6,7 +6,10 @@
 #
 #   benches/compare-training.sh [--epochs N] [--rounds N] [--dataset mnist|fashion]
 #                               [--seed N] [--threads N] [--data DIR] [--keep DIR]
+#                               [--augment none|light|strong]
 #
+# --augment times picocnn's trainer with that preset (Keras stays without augmentation),
+# so the ratio shows what the on-the-fly transforms add to an epoch.
 # Epoch time is the training pass alone (the trainer's history `seconds`; for Keras the
 # time from the epoch's start to the start of its validation pass), the median over the
 # epochs run. Keras's first epoch includes tracing its training step (about a second).
@@ -19,7 +22,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=benches/lib.sh
 source benches/lib.sh
 
-epochs=1 rounds=1 dataset=mnist seed=0 threads=2 data=${PICOCNN_DATA:-data} keep=''
+epochs=1 rounds=1 dataset=mnist seed=0 threads=2 data=${PICOCNN_DATA:-data} keep='' augment=none
 while [ $# -gt 0 ]; do
   case $1 in
     --epochs) epochs=$2; shift 2 ;;
@@ -29,7 +32,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --augment) augment=$2; shift 2 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -49,7 +53,8 @@ for round in $(seq 1 "$rounds"); do
     tag=$variant-r$round
     echo "round $round/$rounds, variant $variant: picocnn trainer, $epochs epoch(s)..." >&2
     run_logged "$out/ours-$tag.log" "$out/ours-$tag.err" "$trainer" "${flag[@]}" --dataset "$dataset" \
-      --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads" --out "$out/ours-$tag.bin"
+      --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads" --augment "$augment" \
+      --out "$out/ours-$tag.bin"
     echo "round $round/$rounds, variant $variant: Keras, $epochs epoch(s)..." >&2
     run_logged "$out/keras-$tag.jsonl" "$out/keras-$tag.err" "$py" benches/peers/keras_train.py \
       "${flag[@]}" --dataset "$dataset" --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads"
@@ -57,5 +62,5 @@ for round in $(seq 1 "$rounds"); do
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo
-echo "dataset $dataset, seed $seed, $threads threads, $epochs epoch(s) per variant"
+echo "dataset $dataset, seed $seed, $threads threads, $epochs epoch(s) per variant, picocnn --augment $augment"
 "$py" benches/peers/tables.py training "$out"

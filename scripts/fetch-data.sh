@@ -151,7 +151,33 @@ fetch() {
   return 1
 }
 
+# The held-out digits (rendered from fonts, see scripts/make-heldout.sh) are checked in
+# under assets/heldout; they are copied next to the datasets and verified the same way.
+heldout_sha=(
+  "fonts-images-idx3-ubyte cd635e679d08d244e614d9bc84b71aa188d4e4e2c949177be9e2591a54cba912"
+  "fonts-labels-idx1-ubyte 765d748376d78aad794cbf57fadb416f9a8a685b2bac9c6d8cf86e906528fb54"
+)
+fetch_heldout() {
+  local src dest entry f want got
+  src="$(dirname "$0")/../assets/heldout"
+  dest="$dir/heldout"
+  mkdir -p "$dest" || return 1
+  for entry in "${heldout_sha[@]}"; do
+    read -r f want <<<"$entry"
+    if [ ! -f "$dest/$f.gz" ] || ! cmp -s "$src/$f.gz" "$dest/$f.gz"; then
+      cp "$src/$f.gz" "$dest/$f.gz.tmp" && mv "$dest/$f.gz.tmp" "$dest/$f.gz" || return 1
+    fi
+    got=$(gzip -dc "$dest/$f.gz" | sha256sum | cut -d' ' -f1)
+    if [ "$got" != "$want" ]; then
+      echo "heldout: $f has SHA-256 $got, expected $want" >&2
+      return 1
+    fi
+  done
+  echo "heldout: font digits in $dest (verified)"
+}
+
 status=0
 fetch mnist || status=1
 fetch fashion || status=1
+fetch_heldout || status=1
 exit "$status"

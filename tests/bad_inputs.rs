@@ -72,11 +72,11 @@ fn expected_problem(name: &str) -> &'static [&'static str] {
         "labels-count-mismatch.idx" => &["labels"],
         "labels-gzip-twice.idx.gz" => &["compressed twice"],
         // An empty file is a prefix of the magic: "truncated" says it as well.
-        "weights-empty.bin" => &["not a picocnn model", "truncated"],
+        "weights-empty.bin" => &["not a picocnn model", "truncated", "empty"],
         "weights-not-a-model.bin" | "weights-idx-file.bin" => &["not a picocnn model"],
-        "weights-header-only.bin" | "weights-absurd-length.bin" => &["truncated"],
-        "weights-version-99.bin" => &["version 99", "newer"],
-        "weights-version-1.bin" => &["version 1", "retrain or re-export"],
+        "weights-header-only.bin" | "weights-absurd-length.bin" => &["truncated", "announces"],
+        "weights-version-99.bin" => &["format 99", "version 99", "newer"],
+        "weights-version-1.bin" => &["format 1", "version 1", "retrain or re-export"],
         "picture-png-huge-dims.png" | "picture-pgm-huge-dims.pgm" => &["sides must be"],
         "picture-png-zero-width.png" => &["bad png"],
         "picture-png-truncated.png" => &["bad png"],
@@ -84,24 +84,33 @@ fn expected_problem(name: &str) -> &'static [&'static str] {
         "picture-pgm-short-raster.pgm" => &["raster holds"],
         "picture-pgm-max-0.pgm" => &["maximum value"],
         "picture-pgm-bad-header.pgm" => &["header"],
-        "ckpt-empty.ckpt" => &["shorter than"],
+        "ckpt-empty.ckpt" => &["empty"],
         "ckpt-not-a-checkpoint.ckpt" => &["magic"],
         other => panic!("{other}: add the problem it must report to expected_problem()"),
     }
 }
 
 /// Size and content of every file under `root`: what "no file written or changed" compares.
+/// Symbolic links, FIFOs and other special files are recorded by kind (and a link by its
+/// target), never opened: reading a FIFO would block.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u64, u32)> {
     let mut files = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() {
+            let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
+            if kind.is_dir() {
                 stack.push(path);
-            } else {
+            } else if kind.is_file() {
                 let bytes = std::fs::read(&path).unwrap();
                 files.insert(path, (bytes.len() as u64, crc32(&bytes)));
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                let target = target.as_os_str().as_encoded_bytes();
+                files.insert(path, (u64::MAX, crc32(target)));
+            } else {
+                files.insert(path, (u64::MAX - 1, 0));
             }
         }
     }
@@ -360,11 +369,11 @@ fn derived_bad_models(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static [&'st
             [good, &[0u8; 16]].concat(),
             &["after its checksum"],
         ),
-        ("version-3", version_3, &["version 3", "newer"]),
+        ("version-3", version_3, &["format 3", "version 3", "newer"]),
         (
             "version-1",
             version_1,
-            &["version 1", "retrain or re-export"],
+            &["format 1", "version 1", "retrain or re-export"],
         ),
         (
             "variant-9",
@@ -768,6 +777,7 @@ fn trainer_rejects_bad_resume_files() {
         seed: 0,
         batch: 32,
         learning_rate: 1e-3,
+        recipe: Default::default(),
         train_images: 270,
         train_labels_crc: 0,
         epoch: 1,
@@ -784,21 +794,21 @@ fn trainer_rejects_bad_resume_files() {
     };
     let good = trainer::resume::to_bytes(&state).unwrap();
     let mut wrong_version = good.clone();
-    wrong_version[8] = 9;
+    wrong_version[4] = 9;
     let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
-        ("empty.resume", Vec::new(), &["shorter than"]),
+        ("empty.resume", Vec::new(), &["empty"]),
         ("model.resume", fx.model.clone(), &["bad magic"]),
         ("checkpoint.resume", fx.checkpoint.clone(), &["bad magic"]),
         (
             "truncated.resume",
             good[..good.len() / 2].to_vec(),
-            &["corrupt"],
+            &["truncated"],
         ),
-        ("version-9.resume", wrong_version, &["version 9"]),
+        ("version-9.resume", wrong_version, &["format 9"]),
         (
             "trailing.resume",
             [&good[..], b"??"].concat(),
-            &["trailing"],
+            &["after its checksum"],
         ),
         // Well formed, but from a run on other data (its label checksum is 0).
         ("other-data.resume", good.clone(), &["other training data"]),
@@ -820,6 +830,428 @@ fn trainer_rejects_bad_resume_files() {
                 out.as_os_str(),
                 os("--resume"),
                 bad.as_os_str(),
+            ],
+            &bad,
+            problems,
+        );
+    }
+    report.check(cases.len());
+}
+
+/// `mkfifo path`: a FIFO stands for every special file (a device node behaves the same for
+/// the check, and the tests must not touch system state such as `/dev/null`).
+fn make_fifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_or_are_inputs_are_refused_before_any_work() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let data = fx.dataset("data");
+    std::fs::create_dir_all(fx.path("out/folder")).unwrap();
+    let fifo = fx.path("out/fifo.bin");
+    make_fifo(&fifo);
+    let real = fx.write("out/real.bin", &fx.model);
+    let link = fx.path("out/link.bin");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    // The checkpoint beside the model is a FIFO: the companion is checked as well.
+    make_fifo(&fx.path("out/companion.ckpt"));
+    let companion = fx.path("out/companion.ckpt");
+    let previous = fx.write("out/previous.ckpt", &fx.checkpoint);
+    let resume = fx.write("out/run.resume", b"state");
+    let folder = fx.path("out/folder");
+    let slash = PathBuf::from(format!("{}/", fx.path("out/new").display()));
+    let trainer_cases: Vec<(PathBuf, Option<&Path>, PathBuf, &[&str])> = vec![
+        (fifo.clone(), None, fifo.clone(), &["is a fifo"]),
+        (link.clone(), None, link.clone(), &["symbolic link"]),
+        (folder.clone(), None, folder.clone(), &["is a directory"]),
+        (slash.clone(), None, slash.clone(), &["names a directory"]),
+        (
+            fx.path("out/companion.bin"),
+            None,
+            companion,
+            &["is a fifo"],
+        ),
+        // The checkpoint would be written over the model.
+        (
+            previous.clone(),
+            None,
+            previous.clone(),
+            &["is also the model"],
+        ),
+        (
+            resume.clone(),
+            Some(&resume),
+            resume.clone(),
+            &["is also the model"],
+        ),
+        (
+            fx.path("out/previous.bin"),
+            Some(&previous),
+            previous.clone(),
+            &["--resume file"],
+        ),
+    ];
+    for (out, resume, bad, problems) in &trainer_cases {
+        let mut args = vec![
+            os("--epochs"),
+            os("1"),
+            os("--data"),
+            data.as_os_str(),
+            os("--out"),
+            out.as_os_str(),
+        ];
+        if let Some(resume) = resume {
+            args.extend([os("--resume"), resume.as_os_str()]);
+        }
+        fx.expect_rejected(&mut report, "trainer", &args, bad, problems);
+    }
+    let images = fx.path("out/images.idx");
+    let cut_cases: Vec<(Vec<&OsStr>, &Path, &[&str])> = vec![
+        (vec![os("--out"), fifo.as_os_str()], &fifo, &["is a fifo"]),
+        (
+            vec![os("--out"), link.as_os_str()],
+            &link,
+            &["symbolic link"],
+        ),
+        (
+            vec![os("--out"), folder.as_os_str()],
+            &folder,
+            &["is a directory"],
+        ),
+        (
+            vec![os("--out"), slash.as_os_str()],
+            &slash,
+            &["names a directory"],
+        ),
+        (
+            vec![
+                os("--out"),
+                images.as_os_str(),
+                os("--labels"),
+                fifo.as_os_str(),
+            ],
+            &fifo,
+            &["is a fifo"],
+        ),
+        (
+            vec![
+                os("--out"),
+                images.as_os_str(),
+                os("--labels"),
+                images.as_os_str(),
+            ],
+            &images,
+            &["is also the image output"],
+        ),
+        (
+            vec![
+                os("--out"),
+                images.as_os_str(),
+                os("--labels"),
+                os("missing/labels.idx"),
+            ],
+            Path::new("missing/labels.idx"),
+            &["does not exist"],
+        ),
+        (
+            vec![os("--out"), images.as_os_str(), os("--count"), os("0")],
+            Path::new("--count"),
+            &["not in 1.."],
+        ),
+    ];
+    for (extra, bad, problems) in &cut_cases {
+        let mut args = vec![
+            os("cut"),
+            os("--data"),
+            data.as_os_str(),
+            os("--index"),
+            os("0"),
+        ];
+        args.extend(extra.iter().copied());
+        fx.expect_rejected(&mut report, "firmware-sim", &args, bad, problems);
+    }
+    report.check(trainer_cases.len() + cut_cases.len());
+}
+
+/// Every command that prints, run with standard output a pipe whose reader is already
+/// closed (`{ sleep 1; firmware-sim info; } | true`): each write fails with EPIPE, which
+/// must end the output quietly with status 0 (or 141, as a tool killed by SIGPIPE), never
+/// a panic or an error line.
+#[test]
+fn a_closed_standard_output_ends_every_command_quietly() {
+    let fx = Fixture::new();
+    let data = fx.dataset("data");
+    let weights = fx.good_model("models/pool");
+    let checkpoint = fx.path("models/pool.ckpt");
+    let image = fx.good_image();
+    let cut_out = fx.path("cut.idx");
+    let runs: Vec<(&str, Vec<&OsStr>)> = vec![
+        (
+            "firmware-sim",
+            vec![os("info"), os("--weights"), weights.as_os_str()],
+        ),
+        (
+            "firmware-sim",
+            vec![os("summary"), os("--weights"), weights.as_os_str()],
+        ),
+        (
+            "firmware-sim",
+            vec![
+                os("classify"),
+                image.as_os_str(),
+                os("--weights"),
+                weights.as_os_str(),
+            ],
+        ),
+        (
+            "firmware-sim",
+            vec![
+                os("verify"),
+                os("--weights"),
+                weights.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+        ),
+        (
+            "firmware-sim",
+            vec![
+                os("cut"),
+                os("--data"),
+                data.as_os_str(),
+                os("--index"),
+                os("3"),
+                os("--out"),
+                cut_out.as_os_str(),
+            ],
+        ),
+        ("trainer", vec![os("summary"), os("--pooling")]),
+        (
+            "trainer",
+            vec![
+                os("evaluate"),
+                checkpoint.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (program, args) in &runs {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(bin_path(program))
+            .args(args)
+            .current_dir(fx.root.path())
+            .env("RUST_BACKTRACE", "0")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        use std::os::unix::process::ExitStatusExt;
+        let quiet_status =
+            matches!(output.status.code(), Some(0 | 141)) || output.status.signal() == Some(13);
+        if !quiet_status || !stderr.is_empty() {
+            let args: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+            failures.push(format!(
+                "{program} {}: {:?}, stderr: {stderr}",
+                args.join(" "),
+                output.status
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The work itself is done: `cut` wrote its file although nobody read its line.
+    assert!(cut_out.is_file());
+}
+
+/// Class names are printed and plotted: a model whose name is long (the renderers size
+/// their layout by it) or holds a control character (a newline forges an output line, an
+/// escape sequence drives the terminal) is refused in one line by every reader; and a file
+/// name with a newline stays on the one error line, escaped.
+#[test]
+fn long_or_control_character_class_names_are_refused_and_names_are_escaped() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let image = fx.good_image();
+    let data = fx.dataset("data");
+    let long: &'static str = "x".repeat(33).leak();
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        (
+            "long-name",
+            reencoded(&fx.model, |f| f.class_names[3] = long),
+            &["class 3 is too long"],
+        ),
+        (
+            "newline-name",
+            reencoded(&fx.model, |f| f.class_names[0] = "seven\nerror: forged"),
+            &["class 0 holds a control character"],
+        ),
+        (
+            "escape-name",
+            reencoded(&fx.model, |f| f.class_names[9] = "\u{1b}]0;title\u{7}"),
+            &["class 9 holds a control character"],
+        ),
+    ];
+    for (name, bytes, problems) in &cases {
+        let bad = fx.write(&format!("names/{name}.bin"), bytes);
+        fx.write(&format!("names/{name}.ckpt"), &fx.checkpoint);
+        for args in [
+            vec![
+                os("classify"),
+                image.as_os_str(),
+                os("--weights"),
+                bad.as_os_str(),
+            ],
+            vec![os("info"), os("--weights"), bad.as_os_str()],
+            vec![os("summary"), os("--weights"), bad.as_os_str()],
+            vec![
+                os("verify"),
+                os("--weights"),
+                bad.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+        ] {
+            fx.expect_rejected(&mut report, "firmware-sim", &args, &bad, problems);
+        }
+    }
+    report.check(cases.len() * 4);
+    // A file name with a newline: one line, the newline shown as `\n`.
+    let odd = fx.write("odd\nname.bin", b"not a model");
+    let output = Command::new(bin_path("firmware-sim"))
+        .args([os("info"), os("--weights"), odd.as_os_str()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("odd\\nname.bin"), "{stderr}");
+}
+
+/// A second trainer on the same `--out` is refused in one line naming the first one's
+/// process while it holds the lock; a lock left by a process that is gone is taken over,
+/// and a finished run removes its lock.
+#[test]
+fn a_second_trainer_on_the_same_output_is_refused_and_a_stale_lock_taken_over() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let data = fx.dataset("data");
+    let out = fx.path("out/weights.bin");
+    let lock = fx.path("out/weights.bin.lock");
+    // This test process stands for the running trainer: it is alive.
+    fx.write(
+        "out/weights.bin.lock",
+        format!("{}\n", std::process::id()).as_bytes(),
+    );
+    let args = [
+        os("--epochs"),
+        os("1"),
+        os("--data"),
+        data.as_os_str(),
+        os("--out"),
+        out.as_os_str(),
+    ];
+    let pid = format!("pid {}", std::process::id());
+    fx.expect_rejected(&mut report, "trainer", &args, &out, &[&pid]);
+    report.check(1);
+    // No process has id 4294967295: the lock is stale.
+    std::fs::write(&lock, "4294967295\n").unwrap();
+    let run = Command::new(bin_path("trainer"))
+        .args(args)
+        .current_dir(fx.root.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.is_file());
+    assert!(!lock.exists(), "the finished run removed its lock");
+}
+
+/// `trainer report` on a history whose values no run writes (a loss of 1.8e308, which made
+/// the plot's axis loop forever; NaN; an accuracy above 1) refuses it in one line naming
+/// the file, before plotting.
+#[test]
+fn report_refuses_a_history_with_absurd_values() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let data = fx.dataset("data");
+    let record = trainer::history::EpochRecord {
+        epoch: 1,
+        train_loss: 0.3,
+        train_accuracy: 0.9,
+        val_loss: 0.3,
+        val_accuracy: 0.9,
+        seconds: 1.0,
+    };
+    let cases: Vec<(&str, trainer::history::EpochRecord, &[&str])> = vec![
+        (
+            "huge-loss",
+            trainer::history::EpochRecord {
+                train_loss: f64::MAX,
+                ..record.clone()
+            },
+            &["train_loss"],
+        ),
+        (
+            "nan-loss",
+            trainer::history::EpochRecord {
+                val_loss: f64::NAN,
+                ..record.clone()
+            },
+            &["val_loss", "not a training history"],
+        ),
+        (
+            "accuracy-2",
+            trainer::history::EpochRecord {
+                val_accuracy: 2.0,
+                ..record.clone()
+            },
+            &["val_accuracy"],
+        ),
+    ];
+    for (name, epoch, problems) in &cases {
+        let history = trainer::history::History {
+            variant: Variant::Pool,
+            dataset: Dataset::Mnist,
+            seed: 0,
+            batch: 32,
+            learning_rate: 1e-3,
+            augment: "none".into(),
+            augment_params: String::new(),
+            lr_schedule: "constant".into(),
+            warmup_epochs: 0,
+            threads: 1,
+            epochs: vec![epoch.clone()],
+            test_accuracy: None,
+            test_accuracy_int8: None,
+        };
+        fx.write(&format!("{name}/pool.bin"), &fx.model);
+        let bad = fx.write(
+            &format!("{name}/pool.history.json"),
+            &serde_json::to_vec(&history).unwrap(),
+        );
+        let models = fx.path(name);
+        let plots = fx.path(&format!("{name}/plots"));
+        std::fs::create_dir_all(&plots).unwrap();
+        fx.expect_rejected(
+            &mut report,
+            "trainer",
+            &[
+                os("report"),
+                models.as_os_str(),
+                os("--out"),
+                plots.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
             ],
             &bad,
             problems,

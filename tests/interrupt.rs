@@ -108,6 +108,19 @@ fn check_outputs(out: &Path, old_model: &[u8], old_ckpt: &[u8], old_history: &[u
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     for name in &names {
+        if name == "weights.bin.lock" {
+            // A killed run cannot remove its lock; it must name a process that is gone
+            // (or none, if the kill came between creating and filling it), so that the
+            // next run takes it over.
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            if let Ok(pid) = text.trim().parse::<u32>() {
+                assert!(
+                    !Path::new("/proc").join(pid.to_string()).exists(),
+                    "the lock names process {pid}, which is still alive"
+                );
+            }
+            continue;
+        }
         assert!(
             ["weights.bin", "weights.ckpt", "weights.history.json"].contains(&name.as_str())
                 || (name.starts_with(".weights.") && name.ends_with(".tmp")),
@@ -199,6 +212,18 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
         }
         eprintln!("round {round}: killed after {delay:?} ({status:?}); replaced {new:?}");
     }
+    // A run after the kills takes over whatever lock they left and finishes.
+    std::thread::sleep(Duration::from_secs(5));
+    reset();
+    let mut child = run();
+    wait_for_writes(&mut child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a run after the kills failed: {status:?}");
+    assert_eq!(check_outputs(&out, &model, &ckpt, &history), [true; 3]);
+    assert!(
+        !out.with_extension("bin.lock").exists(),
+        "a finished run left its lock"
+    );
     eprintln!(
         "{kills} kills; weights.bin / .ckpt / .history.json replaced {replaced:?} times \
          (full run {full:?}, export phase {tail:?})"
@@ -218,6 +243,18 @@ fn sigkill_at_any_moment_leaves_every_output_intact_or_complete() {
 /// starts (each delay in turn, resuming from the saved state after each interruption), and
 /// returns how many interruptions took effect.
 fn run_interrupted(args: &[&OsStr], out: &Path, delays: &[Duration]) -> usize {
+    run_signalled(args, out, delays, "INT", 130)
+}
+
+/// [`run_interrupted`] with `signal` (a `kill -SIGNAL` name), which must end each
+/// interrupted run with exit status `status`.
+fn run_signalled(
+    args: &[&OsStr],
+    out: &Path,
+    delays: &[Duration],
+    signal: &str,
+    status: i32,
+) -> usize {
     let trainer = bin_path("trainer");
     let resume_file = out.with_extension("resume");
     let mut interrupted = 0;
@@ -253,7 +290,7 @@ fn run_interrupted(args: &[&OsStr], out: &Path, delays: &[Duration]) -> usize {
             let _ = training.recv();
             std::thread::sleep(*delay);
             let sent = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
+                .args([&format!("-{signal}"), &child.id().to_string()])
                 .status()
                 .unwrap();
             assert!(sent.success());
@@ -262,7 +299,7 @@ fn run_interrupted(args: &[&OsStr], out: &Path, delays: &[Duration]) -> usize {
         let stderr = String::from_utf8_lossy(&output.stderr);
         match output.status.code() {
             Some(0) => return interrupted,
-            Some(130) => {
+            Some(code) if code == status => {
                 let lines: Vec<&str> = stderr.lines().collect();
                 assert_eq!(lines.len(), 1, "one hint line on stderr: {stderr}");
                 assert!(
@@ -352,6 +389,7 @@ fn a_resume_file_from_another_run_is_refused_and_a_fresh_run_mentions_it() {
         seed: 2,
         batch: 32,
         learning_rate: 1e-3,
+        recipe: Default::default(),
         train_images: train.len() - train.len() / 10,
         train_labels_crc: 0,
         epoch: 1,
@@ -466,4 +504,28 @@ fn the_cli_reports_divergence_in_one_line_and_writes_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(written, ["data"], "a diverged run wrote files");
+}
+
+/// `kill` (SIGTERM, as systemd and CI runners send) and a closed terminal (SIGHUP) stop
+/// training as Ctrl-C does: the state saved, one line, exit 143 / 129; the resumed run
+/// then finishes.
+#[test]
+fn sigterm_and_sighup_save_the_state_like_ctrl_c() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    small_dataset(&data, 1500, 200);
+    let args: Vec<&OsStr> = ["--pooling", "--epochs", "3", "--threads", "2", "--data"]
+        .iter()
+        .map(OsStr::new)
+        .chain([data.as_os_str()])
+        .collect();
+    for (signal, status) in [("TERM", 143), ("HUP", 129)] {
+        let dir = root.path().join(signal);
+        std::fs::create_dir(&dir).unwrap();
+        let out = dir.join("weights.bin");
+        let delays = [Duration::from_millis(50)];
+        let interrupted = run_signalled(&args, &out, &delays, signal, status);
+        assert_eq!(interrupted, 1, "SIG{signal} did not land during training");
+        assert!(out.is_file(), "the resumed run finished");
+    }
 }

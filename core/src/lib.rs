@@ -62,5 +62,5 @@ pub mod softmax;
 
 pub use error::{Error, Result};
 pub use model::{Model, Scratch};
-pub use prediction::{Logits, Prediction};
+pub use prediction::{Logits, Prediction, argmax};
 pub use shape::{CLASSES, Dataset, Variant};

@@ -30,16 +30,31 @@ pub struct Logits {
 impl Logits {
     /// The logits and their winning class (the first maximum).
     pub fn new(values: [i32; CLASSES]) -> Self {
-        let mut class = 0;
-        let mut best = i32::MIN;
-        for (k, &v) in values.iter().enumerate() {
-            if v > best || k == 0 {
-                best = v;
-                class = k;
-            }
+        Logits {
+            class: argmax(&values),
+            values,
         }
-        Logits { class, values }
     }
+}
+
+/// Index of the first largest value (0 for an empty slice; a NaN after the first value
+/// never wins, as every comparison with it is false): the class a vector of logits or
+/// probabilities votes for, in the core and in the host tools alike.
+///
+/// ```
+/// assert_eq!(picocnn::argmax(&[1, 7, 7, 3]), 1);
+/// assert_eq!(picocnn::argmax(&[0.5f32, f32::NAN, 0.25]), 0);
+/// ```
+pub fn argmax<T: PartialOrd + Copy>(values: &[T]) -> usize {
+    let mut best = 0;
+    let mut max = None;
+    for (k, &v) in values.iter().enumerate() {
+        if max.is_none_or(|m| v > m) {
+            best = k;
+            max = Some(v);
+        }
+    }
+    best
 }
 
 impl fmt::Display for Logits {

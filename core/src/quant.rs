@@ -55,18 +55,6 @@ impl Multiplier {
     pub const fn shift(self) -> u8 {
         self.shift
     }
-
-    /// The real factor this multiplier stands for (for reports; never used in inference).
-    pub fn to_f64(self) -> f64 {
-        // 2^-shift is exact in f64 for shift <= 62.
-        let mut scale = f64::from(self.multiplier);
-        let mut n = self.shift;
-        while n > 0 {
-            scale *= 0.5;
-            n -= 1;
-        }
-        scale
-    }
 }
 
 /// The [`Multiplier`] nearest to `scale` (round half up), or `None` if `scale` is not a

@@ -77,6 +77,14 @@ impl Variant {
             Variant::Pool => "pool",
         }
     }
+
+    /// The name people read in tables, plots and messages.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Variant::NoPool => "A (no pooling)",
+            Variant::Pool => "B (2x2 max-pooling)",
+        }
+    }
 }
 
 /// Which dataset a model was trained on; it fixes the class names.

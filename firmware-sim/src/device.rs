@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use picocnn::{Model, Prediction, Scratch, Variant};
 
+use picocnn_host::frame;
+
 use crate::error::{Error, Result};
 
 /// The one activation scratch, as a firmware keeps it: a `static` with a compile-time
@@ -23,12 +25,14 @@ pub struct Weights {
 }
 
 impl Weights {
-    /// Reads a `weights.bin`.
+    /// Reads a `weights.bin` whose header and length are right (never more than a model
+    /// file can hold; [`Weights::model`] checks the rest).
     ///
     /// # Errors
-    /// [`Error::Io`] if the file cannot be read.
+    /// The reader's ([`picocnn_host::frame::read`]): the file cannot be read, or its
+    /// magic, version or length is wrong.
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = frame::read(&frame::MODEL, path)?;
         Ok(Weights {
             path: path.to_owned(),
             bytes,
@@ -49,13 +53,15 @@ impl Weights {
     /// `expected`, the file must hold that variant.
     ///
     /// # Errors
-    /// [`Error::Model`] if the core rejects the file, [`Error::WrongVariant`] if it holds
-    /// another variant than `expected`.
+    /// [`Error::Model`] if the core rejects the file, [`Error::Host`] if a class name is
+    /// too long or holds a control character, [`Error::WrongVariant`] if it holds another
+    /// variant than `expected`.
     pub fn model(&self, expected: Option<Variant>) -> Result<Model<'_>> {
         let model = Model::from_bytes(&self.bytes).map_err(|source| Error::Model {
             path: self.path.clone(),
             source,
         })?;
+        picocnn_host::cli::check_class_names(&self.path, &model.class_names())?;
         match expected {
             Some(expected) if expected != model.variant() => Err(Error::WrongVariant {
                 path: self.path.clone(),

@@ -51,7 +51,8 @@ enum Command {
         lines: bool,
     },
     /// Run a whole test set through the core, the host int8 reference and the host f32
-    /// model (the `.ckpt` next to the weights); exit 1 on any integer logit mismatch.
+    /// model (the `.ckpt` next to the weights), and for an MNIST model the held-out font
+    /// digits too (`DATA/heldout`, not MNIST); exit 1 on any integer logit mismatch.
     Verify {
         /// The int8 model; its f32 checkpoint is the same path with extension `.ckpt`.
         #[arg(long, default_value = "weights.bin")]
@@ -81,8 +82,8 @@ enum Command {
         #[arg(long)]
         index: usize,
         /// Number of consecutive images.
-        #[arg(long, default_value_t = 1)]
-        count: usize,
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        count: u32,
         /// IDX image file to write.
         #[arg(long)]
         out: PathBuf,
@@ -142,7 +143,7 @@ fn main() -> ExitCode {
             dataset.into(),
             data.as_deref(),
             index,
-            count,
+            count as usize,
             &out,
             labels.as_deref(),
         ),
@@ -152,7 +153,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", cli::escaped(&error.to_string()));
             ExitCode::from(exit::USAGE)
         }
     }
@@ -246,8 +247,8 @@ fn run_verify(
         variant,
         limit,
     })?;
-    print!("{report}");
-    Ok(if report.mismatch.is_some() {
+    out(&report)?;
+    Ok(if report.any_mismatch().is_some() {
         ExitCode::from(exit::MISMATCH)
     } else {
         ExitCode::SUCCESS
@@ -259,23 +260,31 @@ fn cut(
     data: Option<&Path>,
     index: usize,
     count: usize,
-    out: &Path,
+    out_path: &Path,
     labels_out: Option<&Path>,
 ) -> Result<ExitCode> {
+    cli::check_output_path(out_path)?;
+    if let Some(labels) = labels_out {
+        cli::check_output_path(labels)?;
+        cli::check_distinct(
+            &[(out_path, "image output (--out)"), (labels, "--labels")],
+            &[],
+        )?;
+    }
     let test = dataset::load_part(&dataset::resolve_dir(data), dataset, Part::Test)?;
     let end = index
-        .checked_add(count.max(1))
+        .checked_add(count)
         .filter(|&end| end <= test.len())
         .ok_or(Error::IndexOutOfRange {
             dataset,
-            index: index.saturating_add(count.max(1)) - 1,
+            index: index.saturating_add(count) - 1,
             len: test.len(),
         })?;
     let count = end - index;
     let pixels = test.images[index * IMAGE_PIXELS..end * IMAGE_PIXELS].to_vec();
     let labels = &test.labels[index..end];
     idx::write_images(
-        out,
+        out_path,
         &idx::Images {
             count,
             rows: IMAGE_SIDE,
@@ -288,18 +297,18 @@ fn cut(
     }
     let names = dataset.class_names();
     if count == 1 {
-        println!(
-            "{}: {} test image {index} (label {})",
-            out.display(),
+        out(format_args!(
+            "{}: {} test image {index} (label {})\n",
+            cli::escaped(&out_path.display().to_string()),
             dataset.name(),
             names[usize::from(labels[0])]
-        );
+        ))?;
     } else {
-        println!(
-            "{}: {} test images {index}..{end}",
-            out.display(),
+        out(format_args!(
+            "{}: {} test images {index}..{end}\n",
+            cli::escaped(&out_path.display().to_string()),
             dataset.name()
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -309,12 +318,11 @@ fn summary(weights: &Path) -> Result<ExitCode> {
     let model = weights.model(None)?;
     let mut table = picocnn_host::summary::summary(model.variant());
     table.file_bytes = Some(model.file_bytes());
-    println!(
-        "{}: {} model",
-        weights.path().display(),
+    out(format_args!(
+        "{}: {} model\n{table}",
+        cli::escaped(&weights.path().display().to_string()),
         model.dataset().name()
-    );
-    print!("{table}");
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -322,14 +330,29 @@ fn info(weights: &Path) -> Result<ExitCode> {
     let weights = Weights::read(weights)?;
     let model = weights.model(None)?;
     let variant = model.variant();
-    println!("file: {}", weights.path().display());
-    println!("variant: {}", variant.name());
-    println!("dataset: {}", model.dataset().name());
-    println!("file_bytes: {}", model.file_bytes());
-    println!("tensor_bytes: {}", model.tensor_bytes());
-    println!("params: {}", variant.params());
-    println!("macs: {}", variant.macs());
-    println!("scratch_bytes: {}", Scratch::BYTES);
-    println!("classes: {}", model.class_names().join(", "));
+    let classes: Vec<String> = model
+        .class_names()
+        .iter()
+        .map(|name| cli::escaped(name).to_string())
+        .collect();
+    out(format_args!(
+        "file: {}\nvariant: {}\ndataset: {}\nfile_bytes: {}\ntensor_bytes: {}\nparams: {}\n\
+         macs: {}\nscratch_bytes: {}\nclasses: {}\n",
+        cli::escaped(&weights.path().display().to_string()),
+        variant.name(),
+        model.dataset().name(),
+        model.file_bytes(),
+        model.tensor_bytes(),
+        variant.params(),
+        variant.macs(),
+        Scratch::BYTES,
+        classes.join(", ")
+    ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints to standard output through [`cli::print`]: a reader gone away ends the output
+/// quietly; any other write error is the command's error.
+fn out(text: impl std::fmt::Display) -> Result<()> {
+    cli::print(text).map_err(|e| Error::io("<standard output>", e))
 }

@@ -50,7 +50,8 @@ pub fn human(
 ) -> String {
     let best = prediction.class;
     let mut out = format!(
-        "{source}: {} ({:.1} %) in {:.3} ms\n",
+        "{}: {} ({:.1} %) in {:.3} ms\n",
+        picocnn_host::cli::escaped(source),
         names[best],
         100.0 * prediction.probabilities[best],
         time.as_secs_f64() * 1e3

@@ -8,11 +8,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use picocnn::argmax;
 use picocnn::{CLASSES, Dataset, Variant};
 use picocnn_host::cli::checkpoint_path;
 use picocnn_host::codec;
 use picocnn_host::dataset::{self, Part};
-use picocnn_host::reference::{argmax, forward_f32, logits_int8};
+use picocnn_host::heldout;
+use picocnn_host::reference::{forward_f32, logits_int8};
 use rayon::prelude::*;
 
 use crate::device::{Device, Weights};
@@ -45,6 +47,27 @@ pub struct Mismatch {
     pub reference: [i32; CLASSES],
 }
 
+/// The held-out digits (`picocnn_host::heldout`) through the same three models: how a
+/// model trained on MNIST reads digits that are not MNIST, and that the core stays exact
+/// on them too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldOut {
+    /// Images run.
+    pub images: usize,
+    /// Images the core classified correctly.
+    pub core_correct: usize,
+    /// Images the host int8 reference classified correctly.
+    pub reference_correct: usize,
+    /// Images the host f32 model classified correctly.
+    pub f32_correct: usize,
+    /// Images whose integer logits are identical in the core and the int8 reference.
+    pub identical: usize,
+    /// The first held-out image whose logits differ, if any.
+    pub mismatch: Option<Mismatch>,
+    /// Per class: (correct, total) for the core.
+    pub per_class: [(usize, usize); CLASSES],
+}
+
 /// The outcome of a verification.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -72,6 +95,106 @@ pub struct Report {
     pub mismatch: Option<Mismatch>,
     /// Wall time of the core over all images (one thread, static scratch).
     pub core_time: Duration,
+    /// The held-out digits, for an MNIST model when `DATA/heldout` holds them.
+    pub heldout: Option<HeldOut>,
+}
+
+impl Report {
+    /// The first image, of the test set or else of the held-out set, whose integer logits
+    /// differ between the core and the int8 reference.
+    pub fn any_mismatch(&self) -> Option<&Mismatch> {
+        self.mismatch
+            .as_ref()
+            .or_else(|| self.heldout.as_ref().and_then(|h| h.mismatch.as_ref()))
+    }
+}
+
+/// The three models' outputs on one set of images.
+struct Outputs {
+    /// The core's class and integer logits per image.
+    core: Vec<(usize, [i32; CLASSES])>,
+    /// The host int8 reference's integer logits.
+    reference: Vec<[i32; CLASSES]>,
+    /// The host f32 model's class.
+    float: Vec<usize>,
+    /// Wall time of the core.
+    core_time: Duration,
+}
+
+/// Runs `images` through the core (as firmware runs it: one thread, the static scratch,
+/// image after image), the host int8 reference and the host f32 model.
+fn run_models(
+    options: &Options,
+    weights: &Weights,
+    reference_model: &picocnn_host::quant_model::QuantModel,
+    params: &picocnn_host::params::Params,
+    images: &[[u8; picocnn::shape::IMAGE_PIXELS]],
+) -> Result<Outputs> {
+    let mut device = Device::new(weights.model(options.variant)?);
+    let start = Instant::now();
+    let mut core = Vec::with_capacity(images.len());
+    for image in images {
+        let prediction = device.classify(image).map_err(|source| Error::Model {
+            path: options.weights.clone(),
+            source,
+        })?;
+        core.push((prediction.class, prediction.logits));
+    }
+    let core_time = start.elapsed();
+    let reference = images
+        .par_iter()
+        .map(|image| logits_int8(reference_model, image))
+        .collect();
+    let float = images
+        .par_iter()
+        .map(|image| argmax(&forward_f32(params, image).logits))
+        .collect();
+    Ok(Outputs {
+        core,
+        reference,
+        float,
+        core_time,
+    })
+}
+
+/// Counts the held-out results from the three models' outputs.
+fn held_out(outputs: &Outputs, labels: &[u8]) -> HeldOut {
+    let mut h = HeldOut {
+        images: labels.len(),
+        core_correct: 0,
+        reference_correct: 0,
+        f32_correct: 0,
+        identical: 0,
+        mismatch: None,
+        per_class: [(0, 0); CLASSES],
+    };
+    let rows = outputs
+        .core
+        .iter()
+        .zip(&outputs.reference)
+        .zip(&outputs.float);
+    for (index, (((&(class, logits), reference), &f32_class), &label)) in
+        rows.zip(labels).enumerate()
+    {
+        let label = usize::from(label);
+        h.core_correct += usize::from(class == label);
+        h.reference_correct += usize::from(argmax(reference) == label);
+        h.f32_correct += usize::from(f32_class == label);
+        if let Some(c) = h.per_class.get_mut(label) {
+            c.0 += usize::from(class == label);
+            c.1 += 1;
+        }
+        if logits == *reference {
+            h.identical += 1;
+        } else if h.mismatch.is_none() {
+            h.mismatch = Some(Mismatch {
+                index,
+                core: logits,
+                reference: *reference,
+            });
+        }
+    }
+    h
 }
 
 /// Runs the verification.
@@ -115,28 +238,37 @@ pub fn run(options: &Options) -> Result<Report> {
     let images = test.image_arrays().get(..count).unwrap_or_default();
     let labels = test.labels.get(..count).unwrap_or_default();
 
-    // The core, as firmware runs it: one thread, the static scratch, image after image.
-    let mut device = Device::new(model);
-    let start = Instant::now();
-    let mut core = Vec::with_capacity(count);
-    for image in images {
-        let prediction = device.classify(image).map_err(|source| Error::Model {
-            path: options.weights.clone(),
-            source,
-        })?;
-        core.push((prediction.class, prediction.logits));
-    }
-    let core_time = start.elapsed();
-    drop(device);
-
-    let reference: Vec<[i32; CLASSES]> = images
-        .par_iter()
-        .map(|image| logits_int8(&reference_model, image))
-        .collect();
-    let float: Vec<usize> = images
-        .par_iter()
-        .map(|image| argmax(&forward_f32(&checkpoint.params, image).logits))
-        .collect();
+    let outputs = run_models(
+        options,
+        &weights,
+        &reference_model,
+        &checkpoint.params,
+        images,
+    )?;
+    let heldout = match dataset {
+        Dataset::Mnist => match heldout::load(&options.data_dir)? {
+            Some(set) => {
+                let count = options.limit.unwrap_or(usize::MAX).min(set.len());
+                let images = set.image_arrays().get(..count).unwrap_or_default();
+                let run = run_models(
+                    options,
+                    &weights,
+                    &reference_model,
+                    &checkpoint.params,
+                    images,
+                )?;
+                Some(held_out(&run, set.labels.get(..count).unwrap_or_default()))
+            }
+            None => None,
+        },
+        Dataset::Fashion => None,
+    };
+    let Outputs {
+        core,
+        reference,
+        float,
+        core_time,
+    } = outputs;
 
     let mut report = Report {
         weights: options.weights.clone(),
@@ -151,6 +283,7 @@ pub fn run(options: &Options) -> Result<Report> {
         identical: 0,
         mismatch: None,
         core_time,
+        heldout,
     };
     for (index, (((&(class, logits), reference), &f32_class), &label)) in core
         .iter()
@@ -218,7 +351,34 @@ impl fmt::Display for Report {
             f,
             "core time: {:.3} ms per image (one thread, static scratch)",
             self.core_time.as_secs_f64() * 1e3 / n.max(1) as f64
-        )
+        )?;
+        if let Some(h) = &self.heldout {
+            let m = h.images;
+            writeln!(
+                f,
+                "{} ({m} images): core int8 {:.2} %, host int8 reference {:.2} %, host f32 \
+                 {:.2} %; integer logits identical: {}/{m}",
+                heldout::NAME,
+                percent(h.core_correct, m),
+                percent(h.reference_correct, m),
+                percent(h.f32_correct, m),
+                h.identical
+            )?;
+            writeln!(
+                f,
+                "{} per class (core int8, %): {}",
+                heldout::NAME,
+                heldout::describe_per_class(&h.per_class)
+            )?;
+            if let Some(x) = &h.mismatch {
+                writeln!(
+                    f,
+                    "first held-out mismatch: image {}: core {:?}, host int8 reference {:?}",
+                    x.index, x.core, x.reference
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -240,7 +400,47 @@ mod tests {
             identical: if mismatch.is_some() { 3 } else { 4 },
             mismatch,
             core_time: Duration::from_millis(2),
+            heldout: None,
         }
+    }
+
+    #[test]
+    fn the_held_out_digits_are_reported_and_their_mismatch_counts() {
+        let mut r = report(None);
+        let mut per_class = [(0, 0); CLASSES];
+        per_class[1] = (1, 2);
+        r.heldout = Some(HeldOut {
+            images: 2,
+            core_correct: 1,
+            reference_correct: 1,
+            f32_correct: 2,
+            identical: 2,
+            mismatch: None,
+            per_class,
+        });
+        let text = r.to_string();
+        assert!(
+            text.contains(
+                "held-out font digits (2 images): core int8 50.00 %, host int8 reference \
+                 50.00 %, host f32 100.00 %; integer logits identical: 2/2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("per class (core int8, %): 0: 0.0, 1: 50.0"),
+            "{text}"
+        );
+        assert!(r.any_mismatch().is_none());
+        let m = Mismatch {
+            index: 1,
+            core: [1; CLASSES],
+            reference: [2; CLASSES],
+        };
+        if let Some(h) = r.heldout.as_mut() {
+            h.mismatch = Some(m.clone());
+        }
+        assert_eq!(r.any_mismatch(), Some(&m));
+        assert!(r.to_string().contains("first held-out mismatch: image 1"));
     }
 
     #[test]

@@ -161,6 +161,7 @@ impl ResumeFixture {
             seed: config.seed,
             batch: config.batch,
             learning_rate: config.learning_rate,
+            recipe: Default::default(),
             train_images: train.len(),
             train_labels_crc: picocnn::format::crc32(&train.labels),
             epoch: 1,

@@ -1,57 +1,52 @@
 //! The f32 checkpoint file (`weights.ckpt`): the trained float parameters, for host-side
 //! checks (int8 against f32, plots, resuming).
 //!
-//! Layout: the 8 bytes `PICOCKPT`, the format version as a little-endian `u32`, then the
-//! [`Checkpoint`] in postcard. Reading checks all three and the tensor shapes, so a wrong or
-//! truncated file is an error naming it, never a panic or a silently wrong model.
+//! The [`Checkpoint`] in postcard inside picocnn's one frame ([`crate::frame`], kind
+//! [`CHECKPOINT`]). Reading checks the frame, the tensor shapes and that every value is
+//! finite, so a wrong, damaged or diverged file is an error naming it, never a panic or a
+//! silently wrong model.
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::framed;
+use crate::frame::{self, CHECKPOINT};
 use crate::params::Checkpoint;
 use std::path::Path;
-
-/// First bytes of every checkpoint file.
-pub const MAGIC: [u8; 8] = *b"PICOCKPT";
-/// Format version this build writes and reads.
-pub const VERSION: u32 = 1;
 
 /// The file's bytes for `checkpoint`.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if postcard cannot encode it (it always can for valid params).
+/// [`Error::Encode`] if postcard cannot encode it (it always can for valid params).
 pub fn to_bytes(checkpoint: &Checkpoint) -> Result<Vec<u8>> {
-    framed::encode(&MAGIC, VERSION, checkpoint)
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode checkpoint: {e}")))
+    frame::encode(&CHECKPOINT, checkpoint)
 }
 
 /// Decodes a checkpoint file's bytes; `path` only names the file in errors.
 ///
 /// # Errors
-/// [`Error::CheckpointFile`] for a wrong magic or version, undecodable or trailing bytes,
-/// or tensors whose lengths do not fit their variant.
+/// [`Error::Frame`] for a wrong magic, version, length or checksum or an undecodable
+/// body; [`Error::CheckpointContents`] for tensors whose lengths do not fit their
+/// variant or a value that is not finite.
 pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
-    let bad = |reason: String| Error::CheckpointFile {
+    let checkpoint: Checkpoint = frame::decode(&CHECKPOINT, bytes, path)?;
+    let bad = |problem| Error::CheckpointContents {
         path: path.to_path_buf(),
-        reason,
+        problem,
     };
-    let checkpoint: Checkpoint = framed::decode(bytes, &MAGIC, VERSION).map_err(bad)?;
     if !checkpoint.params.has_valid_shapes() {
-        return Err(bad(format!(
-            "tensor lengths do not match variant {}",
-            checkpoint.params.variant.name()
-        )));
+        return Err(bad("its tensor lengths do not fit its variant"));
+    }
+    if !checkpoint.params.is_finite() {
+        return Err(bad("it holds a weight that is not a finite number"));
     }
     Ok(checkpoint)
 }
 
-/// Reads and checks a checkpoint file.
+/// Reads and checks a checkpoint file (never more than a checkpoint can hold).
 ///
 /// # Errors
-/// [`Error::Io`] if it cannot be read, otherwise as [`from_bytes`].
+/// As [`frame::read`], then as [`from_bytes`].
 pub fn read(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    from_bytes(&bytes, path)
+    from_bytes(&frame::read(&CHECKPOINT, path)?, path)
 }
 
 /// Writes a checkpoint file atomically.
@@ -90,31 +85,40 @@ mod tests {
     fn rejects_damaged_files_with_one_line_naming_them() {
         let path = Path::new("w.ckpt");
         let good = to_bytes(&sample()).unwrap();
-        assert_eq!(&good[..12], b"PICOCKPT\x01\x00\x00\x00");
+        assert_eq!(&good[..5], b"PCKP\x02");
 
         let mut wrong_magic = good.clone();
         wrong_magic[0] = b'X';
         let mut wrong_version = good.clone();
-        wrong_version[8] = 2;
+        wrong_version[4] = 3;
         let truncated = &good[..good.len() - 10];
         let mut trailing = good.clone();
         trailing.push(0);
+        let mut flipped = good.clone();
+        flipped[40] ^= 0x10;
         let mut wrong_shape = sample();
         wrong_shape.params.conv_b.pop();
         let wrong_shape = to_bytes(&wrong_shape).unwrap();
+        let mut diverged = sample();
+        diverged.params.hidden_w[5] = f32::NAN;
+        let diverged = to_bytes(&diverged).unwrap();
+        let format_1 = b"PICOCKPT\x01\x00\x00\x00rest";
 
         for (bytes, says) in [
-            (&good[..5], "shorter than the header"),
+            (&good[..3], "truncated"),
             (&wrong_magic[..], "bad magic"),
-            (&wrong_version[..], "format version 2"),
-            (truncated, "corrupt body"),
-            (&trailing[..], "trailing"),
-            (&wrong_shape[..], "do not match variant pool"),
+            (&wrong_version[..], "format 3 is newer"),
+            (truncated, "truncated"),
+            (&trailing[..], "bytes after its checksum"),
+            (&flipped[..], "corrupted"),
+            (&wrong_shape[..], "tensor lengths do not fit"),
+            (&diverged[..], "not a finite number"),
+            (&format_1[..], "format 1 by an older picocnn"),
         ] {
             let message = from_bytes(bytes, path).unwrap_err().to_string();
             assert!(
                 message.starts_with("w.ckpt: ") && message.contains(says),
-                "{message}"
+                "{says}: {message}"
             );
             assert!(!message.contains('\n'));
         }

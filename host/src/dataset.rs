@@ -60,14 +60,13 @@ impl Split {
     /// Builds a split from flat pixels and labels.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `images.len() == 784 * labels.len()`.
+    /// [`Error::SplitShape`] unless `images.len() == 784 * labels.len()`.
     pub fn new(images: Vec<u8>, labels: Vec<u8>) -> Result<Split> {
         if Some(images.len()) != labels.len().checked_mul(IMAGE_PIXELS) {
-            return Err(Error::InvalidArgument(format!(
-                "{} pixels do not make {} images of 28x28",
-                images.len(),
-                labels.len()
-            )));
+            return Err(Error::SplitShape {
+                pixels: images.len(),
+                labels: labels.len(),
+            });
         }
         Ok(Split { images, labels })
     }
@@ -110,31 +109,31 @@ impl Split {
     /// rest are returned (no shuffling). A `fraction` of 0 returns an empty split.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if `fraction` is not in `[0, 1)`, if a non-zero
-    /// fraction would leave either part empty, or if the fields break the split's
-    /// invariant; `self` is then unchanged.
+    /// [`Error::ValidationSplit`] if `fraction` is not in `[0, 1)` or a non-zero fraction
+    /// would leave either part empty, [`Error::SplitShape`] if the fields break the
+    /// split's invariant; `self` is then unchanged.
     pub fn split_off_validation(&mut self, fraction: f64) -> Result<Split> {
+        let n = self.len();
+        let unusable = Error::ValidationSplit {
+            fraction,
+            images: n,
+        };
         if !(0.0..1.0).contains(&fraction) {
-            return Err(Error::InvalidArgument(format!(
-                "validation split {fraction} is not in [0, 1)"
-            )));
+            return Err(unusable);
         }
         if fraction == 0.0 {
             return Ok(Split::default());
         }
-        let n = self.len();
         if Some(self.images.len()) != n.checked_mul(IMAGE_PIXELS) {
-            return Err(Error::InvalidArgument(format!(
-                "{} pixels do not make {n} images of 28x28",
-                self.images.len()
-            )));
+            return Err(Error::SplitShape {
+                pixels: self.images.len(),
+                labels: n,
+            });
         }
         // The same float expression as Keras, so the same images end up on each side.
         let keep = (n as f64 * (1.0 - fraction)).floor() as usize;
         if keep == 0 || keep >= n {
-            return Err(Error::InvalidArgument(format!(
-                "validation split {fraction} of {n} images leaves one side empty"
-            )));
+            return Err(unusable);
         }
         let labels = self.labels.split_off(keep);
         let images = self.images.split_off(keep * IMAGE_PIXELS);
@@ -247,7 +246,10 @@ mod tests {
         let mut s = numbered(5);
         for f in [-0.1, 1.0, 1.5, f64::NAN, 0.99, 1e-20] {
             assert!(
-                matches!(s.split_off_validation(f), Err(Error::InvalidArgument(_))),
+                matches!(
+                    s.split_off_validation(f),
+                    Err(Error::ValidationSplit { .. })
+                ),
                 "{f}"
             );
             assert_eq!(s.len(), 5);

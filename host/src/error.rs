@@ -162,18 +162,197 @@ pub enum Error {
         source: picocnn::Error,
     },
 
-    /// A file is not a usable f32 checkpoint (`.ckpt`): wrong magic or version, corrupt.
-    #[error("{}: not a usable picocnn checkpoint: {reason}", path.display())]
-    CheckpointFile {
-        /// The `.ckpt` file.
+    /// A picocnn file whose frame is wrong: magic, version, length or checksum.
+    #[error("{}: {}", path.display(), crate::frame::describe(what, problem))]
+    Frame {
+        /// The file.
         path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
+        /// Its kind, e.g. `checkpoint`.
+        what: &'static str,
+        /// What the frame check found.
+        problem: picocnn::Error,
     },
 
-    /// The command line or a library call got an argument it cannot use.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// A picocnn file with nothing in it.
+    #[error("{}: {what} is empty (0 bytes)", path.display())]
+    FileEmpty {
+        /// The file.
+        path: PathBuf,
+        /// Its kind.
+        what: &'static str,
+    },
+
+    /// A picocnn file whose header announces more bytes than a file of its kind can hold;
+    /// it is refused before being read.
+    #[error(
+        "{}: {what} header announces {declared} bytes, more than the {limit} a {what} \
+         can hold",
+        path.display()
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its kind.
+        what: &'static str,
+        /// Payload bytes the header announces.
+        declared: usize,
+        /// The most a file of this kind may hold.
+        limit: usize,
+    },
+
+    /// A checkpoint whose frame is sound but whose contents are not a usable model.
+    #[error("{}: not a usable checkpoint: {problem}", path.display())]
+    CheckpointContents {
+        /// The `.ckpt` file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: &'static str,
+    },
+
+    /// Images to be written as IDX whose count, sides and pixel buffer do not agree, or
+    /// describe nothing or more than an IDX file may hold.
+    #[error(
+        "{}: cannot write {count} images of {rows}x{cols} from {pixels} pixels as IDX",
+        path.display()
+    )]
+    IdxWriteShape {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// Images.
+        count: usize,
+        /// Rows per image.
+        rows: usize,
+        /// Columns per image.
+        cols: usize,
+        /// Pixels given.
+        pixels: usize,
+    },
+
+    /// A label file to be written that is empty or larger than an IDX file may hold.
+    #[error("{}: cannot write {count} labels as IDX (1 to 2^31 bytes)", path.display())]
+    IdxWriteCount {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// Labels given.
+        count: usize,
+    },
+
+    /// Pixels and labels that do not make a set of 28x28 images with one label each.
+    #[error("{pixels} pixels do not make {labels} images of 28x28")]
+    SplitShape {
+        /// Pixels given.
+        pixels: usize,
+        /// Labels given.
+        labels: usize,
+    },
+
+    /// A validation fraction outside `[0, 1)`, or one that leaves the training or the
+    /// validation side without images.
+    #[error("validation split {fraction} of {images} training images leaves one side empty")]
+    ValidationSplit {
+        /// The fraction asked for.
+        fraction: f64,
+        /// Training images available.
+        images: usize,
+    },
+
+    /// Calibration was asked to look at no image.
+    #[error("calibration needs at least one image")]
+    NoCalibrationImages,
+
+    /// Float parameters whose tensor lengths do not fit their variant.
+    #[error("parameters do not have the shapes of variant {}", variant.name())]
+    ParamShapes {
+        /// The variant they claim.
+        variant: picocnn::Variant,
+    },
+
+    /// A trained layer that int8 cannot represent (see [`QuantProblem`]).
+    #[error("{layer}: channel {channel}: {problem}")]
+    Quantization {
+        /// `conv`, `hidden` or `output`.
+        layer: &'static str,
+        /// The output channel.
+        channel: usize,
+        /// What does not fit.
+        problem: QuantProblem,
+    },
+
+    /// An output path names something that is not a regular file (a directory, a device,
+    /// a FIFO, a symbolic link): renaming a new file over it would replace it.
+    #[error("{}: {what}, not a regular file; the output is not written there", path.display())]
+    OutputNotAFile {
+        /// The output path.
+        path: PathBuf,
+        /// What is there, e.g. `is a directory`.
+        what: &'static str,
+    },
+
+    /// The folder an output would be written in does not exist.
+    #[error("{}: output directory {} does not exist", path.display(), dir.display())]
+    OutputDirMissing {
+        /// The output path.
+        path: PathBuf,
+        /// Its folder.
+        dir: PathBuf,
+    },
+
+    /// An output is the same file as one of the run's inputs or other outputs.
+    #[error("{}: is also the {role}; give each file of the run its own path", path.display())]
+    OutputClash {
+        /// The output path.
+        path: PathBuf,
+        /// What else the path is used for, e.g. `checkpoint (.ckpt) output`.
+        role: String,
+    },
+
+    /// A model's class name is too long or holds a control character.
+    #[error("{}: the name of class {class} {reason}; class names are at most {max} bytes of printable text", path.display(), max = crate::cli::MAX_CLASS_NAME_BYTES)]
+    ClassName {
+        /// The model file.
+        path: PathBuf,
+        /// The class whose name is refused.
+        class: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// Another running process holds the lock on an output.
+    #[error("{}: another trainer (pid {pid}) is writing it; wait for it to end, or remove {} if that process is gone", path.display(), lock.display())]
+    OutputLocked {
+        /// The output.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The process holding it (0 if it has not written its id yet).
+        pid: u32,
+    },
+
+    /// A value could not be encoded as postcard (only a bug can cause it).
+    #[error("cannot encode the {what}: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// postcard's reason.
+        #[source]
+        source: postcard::Error,
+    },
+}
+
+/// Why a trained layer cannot be quantized.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum QuantProblem {
+    /// A weight is NaN or infinite.
+    #[error("a weight is not finite")]
+    NonFiniteWeight,
+    /// The bias, at scale `s_in * s_w`, exceeds what the int32 accumulator may start from.
+    #[error("bias {0} does not fit the int32 accumulator range")]
+    BiasRange(f32),
+    /// The requantization factor `s_in * s_w / s_out` has no int32 multiplier and shift.
+    #[error(
+        "requantization factor {0:e} is out of range (the weights or activations are too large or too small; a smaller learning rate may help)"
+    )]
+    FactorRange(f64),
 }
 
 /// The host crate's result type.

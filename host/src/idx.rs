@@ -189,32 +189,23 @@ fn check_labels(path: &Path, labels: Vec<u8>) -> Result<Vec<u8>> {
 /// Writes `images` to `path` as a raw (uncompressed) IDX image file, atomically.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if `images.pixels` is not `count * rows * cols` bytes, a
+/// [`Error::IdxWriteShape`] if `images.pixels` is not `count * rows * cols` bytes, a
 /// dimension is zero or does not fit the format's `u32`, or the data exceeds
 /// [`MAX_DATA_BYTES`] (the reader would refuse the file); [`Error::Io`] if writing fails
 /// (the destination is then unchanged).
 pub fn write_images(path: &Path, images: &Images) -> Result<()> {
     let dims = [images.count, images.rows, images.cols];
     let dims = dims.map(|d| u32::try_from(d).unwrap_or(0));
-    let header = check_dims(path, Kind::Images, dims).map_err(|_| {
-        Error::InvalidArgument(format!(
-            "{}: cannot write {} images of {}x{} as IDX (zero or too large)",
-            path.display(),
-            images.count,
-            images.rows,
-            images.cols
-        ))
-    })?;
+    let shape = || Error::IdxWriteShape {
+        path: path.to_owned(),
+        count: images.count,
+        rows: images.rows,
+        cols: images.cols,
+        pixels: images.pixels.len(),
+    };
+    let header = check_dims(path, Kind::Images, dims).map_err(|_| shape())?;
     if u64::try_from(images.pixels.len()).ok() != Some(header.data_len) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: {} images of {}x{} need {} pixels, got {}",
-            path.display(),
-            images.count,
-            images.rows,
-            images.cols,
-            header.data_len,
-            images.pixels.len()
-        )));
+        return Err(shape());
     }
     write_idx(path, IMAGES_MAGIC, &dims, &images.pixels)
 }
@@ -222,23 +213,21 @@ pub fn write_images(path: &Path, images: &Images) -> Result<()> {
 /// Writes `labels` to `path` as a raw IDX label file, atomically.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if `labels` is empty, longer than [`MAX_DATA_BYTES`], or
-/// holds a value above 9 (the reader would refuse the file); [`Error::Io`] if writing
+/// [`Error::IdxWriteCount`] if `labels` is empty or longer than [`MAX_DATA_BYTES`],
+/// [`Error::LabelOutOfRange`] if one is above 9 (the reader would refuse the file); [`Error::Io`] if writing
 /// fails.
 pub fn write_labels(path: &Path, labels: &[u8]) -> Result<()> {
     let count = u32::try_from(labels.len()).unwrap_or(0);
-    check_dims(path, Kind::Labels, [count, 1, 1]).map_err(|_| {
-        Error::InvalidArgument(format!(
-            "{}: cannot write {} labels as IDX (zero or too many)",
-            path.display(),
-            labels.len()
-        ))
+    check_dims(path, Kind::Labels, [count, 1, 1]).map_err(|_| Error::IdxWriteCount {
+        path: path.to_owned(),
+        count: labels.len(),
     })?;
-    if let Some((index, value)) = labels.iter().enumerate().find(|(_, l)| **l > MAX_LABEL) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: label {value} at index {index} is outside 0..=9",
-            path.display()
-        )));
+    if let Some((index, &value)) = labels.iter().enumerate().find(|(_, l)| **l > MAX_LABEL) {
+        return Err(Error::LabelOutOfRange {
+            path: path.to_owned(),
+            index,
+            value,
+        });
     }
     write_idx(path, LABELS_MAGIC, &[count], labels)
 }

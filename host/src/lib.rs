@@ -2,9 +2,10 @@
 //! each fact lives in one place.
 //!
 //! - Data: [`idx`] (IDX files, raw or gzip), [`dataset`] (MNIST and Fashion-MNIST as
-//!   28x28 images with labels).
-//! - Files: [`atomic`] (every output is written atomically), [`checkpoint`] (the f32
-//!   `.ckpt`), [`codec`] (a [`QuantModel`](quant_model::QuantModel) to `weights.bin` and
+//!   28x28 images with labels), [`heldout`] (digits rendered from fonts, not MNIST).
+//! - Files: [`atomic`] (every output is written atomically), [`frame`] (one frame and one
+//!   bounded reader for every picocnn file), [`checkpoint`] (the f32 `.ckpt`), [`codec`]
+//!   (a [`QuantModel`](quant_model::QuantModel) to `weights.bin` and
 //!   back, through the core's file format).
 //! - Models: [`params`] (the float parameters), [`quant_model`] and [`quantize`] (int8,
 //!   TFLite-style), [`reference`](mod@reference) (plain f32 and int8 forward passes, the yardsticks for
@@ -20,8 +21,10 @@ pub mod cli;
 pub mod codec;
 pub mod dataset;
 pub mod error;
-pub mod framed;
+pub mod frame;
+pub mod heldout;
 pub mod idx;
+pub mod lock;
 pub mod params;
 pub mod quant_model;
 pub mod quantize;

@@ -76,6 +76,14 @@ impl Params {
             .zip(zeros.tensors())
             .all(|(have, want)| have.len() == want.len())
     }
+
+    /// Whether every value is a finite number (training that diverged leaves NaN or
+    /// infinity behind).
+    pub fn is_finite(&self) -> bool {
+        self.tensors()
+            .iter()
+            .all(|t| t.iter().all(|v| v.is_finite()))
+    }
 }
 
 /// The f32 checkpoint written next to `weights.bin`: parameters plus what they were trained on.

@@ -23,7 +23,7 @@ use picocnn::{model::BIAS_LIMIT, model::INPUT_ZERO_POINT};
 use rayon::prelude::*;
 
 use crate::dataset::Split;
-use crate::error::{Error, Result};
+use crate::error::{Error, QuantProblem, Result};
 use crate::params::Checkpoint;
 use crate::quant_model::{INPUT_SCALE, LOGIT_SCALE, QuantLayer, QuantModel};
 use crate::reference::forward_f32;
@@ -46,18 +46,16 @@ pub struct Calibration {
 /// the activation ranges.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if the split is empty, `count` is 0 or the checkpoint's
-/// parameters do not have the shapes of their variant.
+/// [`Error::NoCalibrationImages`] if the split is empty or `count` is 0,
+/// [`Error::ParamShapes`] if the checkpoint's parameters do not fit their variant.
 pub fn calibrate(checkpoint: &Checkpoint, split: &Split, count: usize) -> Result<Calibration> {
     if split.is_empty() || count == 0 {
-        return Err(Error::InvalidArgument(
-            "calibration needs at least one image".into(),
-        ));
+        return Err(Error::NoCalibrationImages);
     }
     if !checkpoint.params.has_valid_shapes() {
-        return Err(Error::InvalidArgument(
-            "checkpoint parameters do not match their variant".into(),
-        ));
+        return Err(Error::ParamShapes {
+            variant: checkpoint.params.variant,
+        });
     }
     let count = count.min(split.len());
     let step = split.len() / count;
@@ -94,7 +92,7 @@ fn activation_scale(max: f32) -> f64 {
 /// weight of output channel `o` from input `i`; the result is laid out by `index(o, i)`.
 #[allow(clippy::too_many_arguments)]
 fn quantize_layer(
-    name: &str,
+    layer: &'static str,
     outputs: usize,
     inputs: usize,
     weight: impl Fn(usize, usize) -> f32,
@@ -109,11 +107,14 @@ fn quantize_layer(
     let mut biases = Vec::with_capacity(outputs);
     let mut requant = Vec::with_capacity(outputs);
     for o in 0..outputs {
+        let problem = |problem| Error::Quantization {
+            layer,
+            channel: o,
+            problem,
+        };
         let max = (0..inputs).map(|i| weight(o, i).abs()).fold(0f32, f32::max);
         if !max.is_finite() {
-            return Err(Error::InvalidArgument(format!(
-                "{name}: channel {o} has a non-finite weight"
-            )));
+            return Err(problem(QuantProblem::NonFiniteWeight));
         }
         // An all-zero channel quantizes to zeros with any scale; 1/127 keeps the bias exact.
         let s_w = if max > 0.0 {
@@ -127,18 +128,12 @@ fn quantize_layer(
         }
         let b = (f64::from(bias[o]) / (in_scale * s_w)).round();
         if b.is_nan() || b.abs() > f64::from(BIAS_LIMIT) {
-            return Err(Error::InvalidArgument(format!(
-                "{name}: bias of channel {o} ({}) does not fit the int32 accumulator range",
-                bias[o]
-            )));
+            return Err(problem(QuantProblem::BiasRange(bias[o])));
         }
         biases.push(b as i32);
         let factor = in_scale * s_w / out_scale;
-        let m = quantize_multiplier(factor).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{name}: requantization factor {factor} of channel {o} is out of range"
-            ))
-        })?;
+        let m = quantize_multiplier(factor)
+            .ok_or_else(|| problem(QuantProblem::FactorRange(factor)))?;
         requant.push(m);
         weight_scale.push(s_w);
     }
@@ -155,14 +150,15 @@ fn quantize_layer(
 /// Quantizes a checkpoint with the given activation ranges.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if the parameters have the wrong shapes, hold non-finite
-/// values, or a bias or scale does not fit the integer representation.
+/// [`Error::ParamShapes`] if the parameters have the wrong shapes,
+/// [`Error::Quantization`] if they hold non-finite values or a bias or scale does not fit
+/// the integer representation.
 pub fn quantize(checkpoint: &Checkpoint, calibration: &Calibration) -> Result<QuantModel> {
     let p = &checkpoint.params;
     if !p.has_valid_shapes() {
-        return Err(Error::InvalidArgument(
-            "checkpoint parameters do not match their variant".into(),
-        ));
+        return Err(Error::ParamShapes {
+            variant: checkpoint.params.variant,
+        });
     }
     let conv_scale = activation_scale(calibration.conv_max);
     let hidden_scale = activation_scale(calibration.hidden_max);

@@ -12,6 +12,7 @@
 //!
 //! Layouts follow [`crate::params`]: feature maps are height-width-channel.
 
+use picocnn::argmax;
 use picocnn::quant::requantize;
 use picocnn::shape::{
     CLASSES, CONV_SIDE, FILTERS, HIDDEN, IMAGE_PIXELS, IMAGE_SIDE, KERNEL_SIDE, KERNEL_TAPS,
@@ -205,15 +206,4 @@ pub fn accuracy_f32(params: &Params, split: &Split) -> f64 {
         .filter(|&(image, &label)| argmax(&forward_f32(params, image).logits) == usize::from(label))
         .count();
     right as f64 / split.len().max(1) as f64
-}
-
-/// Index of the first largest value.
-pub fn argmax<T: PartialOrd + Copy>(values: &[T]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
-    }
-    best
 }

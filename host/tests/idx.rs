@@ -128,20 +128,24 @@ fn write_refuses_what_the_reader_would_refuse() {
     bad.pixels.pop();
     assert!(matches!(
         idx::write_images(&path, &bad),
-        Err(Error::InvalidArgument(_))
+        Err(Error::IdxWriteShape { pixels: 17, .. })
     ));
     let empty = sample_images(0, 3, 3);
     assert!(matches!(
         idx::write_images(&path, &empty),
-        Err(Error::InvalidArgument(_))
+        Err(Error::IdxWriteShape { count: 0, .. })
     ));
     assert!(matches!(
         idx::write_labels(&path, &[]),
-        Err(Error::InvalidArgument(_))
+        Err(Error::IdxWriteCount { count: 0, .. })
     ));
     assert!(matches!(
         idx::write_labels(&path, &[1, 10]),
-        Err(Error::InvalidArgument(_))
+        Err(Error::LabelOutOfRange {
+            index: 1,
+            value: 10,
+            ..
+        })
     ));
     assert!(!path.exists());
 }

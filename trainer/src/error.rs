@@ -69,9 +69,94 @@ pub enum Error {
         reason: String,
     },
 
-    /// The command line or a library call got an argument it cannot use.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// The trained model could not become an int8 `weights.bin`.
+    #[error("{}: cannot export the int8 model: {source}", path.display())]
+    Export {
+        /// The model file that was to be written.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: picocnn_host::Error,
+    },
+
+    /// `--out` names a file in a directory that does not exist.
+    #[error("{}: output directory {} does not exist", path.display(), dir.display())]
+    OutputDirMissing {
+        /// The output file asked for.
+        path: PathBuf,
+        /// Its directory.
+        dir: PathBuf,
+    },
+
+    /// A folder given to `trainer report` holds no trained model.
+    #[error("{}: no trained model here (expected <name>.history.json and <name>.bin)", dir.display())]
+    NoModels {
+        /// The folder.
+        dir: PathBuf,
+    },
+
+    /// A training history without the model file it belongs to.
+    #[error("{}: no model file next to {} (export the model first)", weights.display(), history.display())]
+    ModelMissing {
+        /// The history file found.
+        history: PathBuf,
+        /// The model file that should be next to it.
+        weights: PathBuf,
+    },
+
+    /// A model file and its history describe different networks.
+    #[error("{}: model is {model} but its history says {history}", weights.display())]
+    HistoryMismatch {
+        /// The model file.
+        weights: PathBuf,
+        /// Variant and dataset of the model, e.g. `pool on mnist`.
+        model: String,
+        /// Variant and dataset of the history.
+        history: String,
+    },
+
+    /// `trainer report` on models of different datasets.
+    #[error("{}: the models were trained on different datasets; report them one dataset at a time", dir.display())]
+    MixedDatasets {
+        /// The folder.
+        dir: PathBuf,
+    },
+
+    /// The history could not be encoded as JSON (only a bug can cause it).
+    #[error("cannot encode the training history: {0}")]
+    HistoryEncode(#[source] serde_json::Error),
+
+    /// The operating system refused the worker threads.
+    #[error("cannot start {threads} worker threads: {source}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// rayon's reason.
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+
+    /// A training configuration that cannot run (no images, batch 0, parameters of
+    /// another variant).
+    #[error("cannot train: {0}")]
+    TrainConfig(&'static str),
+
+    /// A resume state that does not fit the run that should continue it.
+    #[error("cannot resume: {0}")]
+    ResumeMismatch(String),
+
+    /// A learning-rate warm-up as long as the whole run.
+    #[error("--warmup {warmup} leaves no epoch of the {epochs} for the schedule")]
+    WarmupTooLong {
+        /// Warm-up epochs asked for.
+        warmup: usize,
+        /// Epochs of the run.
+        epochs: usize,
+    },
+
+    /// Training stopped although nothing asked it to (only a bug can cause it).
+    #[error("training stopped without being asked to")]
+    UnexpectedStop,
 
     /// A dataset, model file or checkpoint problem.
     #[error(transparent)]

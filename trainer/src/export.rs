@@ -1,7 +1,8 @@
-//! `weights.bin`: the quantized model in the core's file format, written atomically.
+//! `weights.bin`: the quantized model in the core's file format.
 //!
-//! [`export`] runs the whole chain: calibrate, quantize, encode ([`picocnn_host::codec`]),
-//! measure the int8 accuracy with the core itself, write.
+//! [`quantize_model`] runs the whole chain: calibrate, quantize, encode
+//! ([`picocnn_host::codec`]) and measure the int8 accuracy with the core itself;
+//! [`export`] also writes the file atomically.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,13 +12,13 @@ use picocnn::{Model, Scratch};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use picocnn::argmax;
 use picocnn_host::atomic::write_atomic;
 use picocnn_host::codec;
 use picocnn_host::dataset::Split;
 use picocnn_host::params::Checkpoint;
 use picocnn_host::quant_model::QuantModel;
 use picocnn_host::quantize::{Calibration, DEFAULT_CALIBRATION_IMAGES, calibrate, quantize};
-use picocnn_host::reference::argmax;
 
 /// What an export produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,16 +72,14 @@ fn in_memory(source: picocnn::Error) -> picocnn_host::Error {
 /// [`picocnn_host::Error::ModelFile`] if the core rejects `bytes`.
 pub fn core_logits(bytes: &[u8], split: &Split) -> Result<Vec<[i32; CLASSES]>> {
     let model = Model::from_bytes(bytes).map_err(in_memory)?;
-    Ok(split
+    let logits: picocnn::Result<Vec<_>> = split
         .image_arrays()
         .par_iter()
         .map_init(Scratch::new, |scratch, image| {
-            model
-                .classify(image, scratch)
-                .map(|p| p.logits)
-                .unwrap_or([0; CLASSES])
+            model.classify(image, scratch).map(|p| p.logits)
         })
-        .collect())
+        .collect();
+    Ok(logits.map_err(in_memory)?)
 }
 
 /// Fraction of `split` the int8 model in `bytes` classifies correctly (run by the core).
@@ -98,28 +97,55 @@ pub fn int8_accuracy(bytes: &[u8], split: &Split) -> Result<f64> {
 }
 
 /// Calibrates on `calibration` (up to [`DEFAULT_CALIBRATION_IMAGES`] evenly spaced
-/// images), quantizes, writes `out` atomically, and measures the int8 model's accuracy on
-/// `test` with the core itself.
+/// images), quantizes, encodes, and measures the int8 model's accuracy on `test` with the
+/// core itself; returns the file's bytes for `out` without writing them, so that a run can
+/// commit all its outputs together once nothing can fail any more.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] for an empty calibration split or unusable parameters,
-/// [`picocnn_host::Error::ModelFile`] if the core rejects the encoding, [`picocnn_host::Error::Io`] if writing fails.
+/// [`Error::Export`] naming `out`, wrapping [`picocnn_host::Error::NoCalibrationImages`]
+/// for an empty calibration split, [`picocnn_host::Error::Quantization`] for parameters
+/// int8 cannot represent, or [`picocnn_host::Error::ModelFile`] if the core rejects the
+/// encoding.
+pub fn quantize_model(
+    checkpoint: &Checkpoint,
+    calibration: &Split,
+    test: &Split,
+    out: &Path,
+) -> Result<(Vec<u8>, ExportReport)> {
+    let failed = |source: Error| match source {
+        Error::Host(source) => Error::Export {
+            path: out.to_owned(),
+            source,
+        },
+        other => other,
+    };
+    let ranges = calibrate(checkpoint, calibration, DEFAULT_CALIBRATION_IMAGES)
+        .map_err(|e| failed(e.into()))?;
+    let model = quantize(checkpoint, &ranges).map_err(|e| failed(e.into()))?;
+    let bytes = model_bytes(&model).map_err(failed)?;
+    let int8_accuracy = int8_accuracy(&bytes, test).map_err(failed)?;
+    let report = ExportReport {
+        path: out.to_path_buf(),
+        file_bytes: bytes.len(),
+        calibration: ranges,
+        test_images: test.len(),
+        int8_accuracy,
+    };
+    Ok((bytes, report))
+}
+
+/// [`quantize_model`], then writes `out` atomically.
+///
+/// # Errors
+/// As [`quantize_model`]; [`picocnn_host::Error::Io`] if writing fails (`out` is then
+/// unchanged).
 pub fn export(
     checkpoint: &Checkpoint,
     calibration: &Split,
     test: &Split,
     out: &Path,
 ) -> Result<ExportReport> {
-    let ranges = calibrate(checkpoint, calibration, DEFAULT_CALIBRATION_IMAGES)?;
-    let model = quantize(checkpoint, &ranges)?;
-    let bytes = model_bytes(&model)?;
-    let int8_accuracy = int8_accuracy(&bytes, test)?;
+    let (bytes, report) = quantize_model(checkpoint, calibration, test, out)?;
     write_atomic(out, &bytes).map_err(|e| Error::io(out, e))?;
-    Ok(ExportReport {
-        path: out.to_path_buf(),
-        file_bytes: bytes.len(),
-        calibration: ranges,
-        test_images: test.len(),
-        int8_accuracy,
-    })
+    Ok(report)
 }

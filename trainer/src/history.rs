@@ -24,6 +24,14 @@ fn keras_learning_rate() -> f32 {
     0.001
 }
 
+fn no_augmentation() -> String {
+    "none".into()
+}
+
+fn constant_rate() -> String {
+    "constant".into()
+}
+
 /// Everything one training run measured; written next to `weights.bin` as `*.history.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History {
@@ -38,6 +46,19 @@ pub struct History {
     /// Adam's step size (histories written before the option existed used Keras's 0.001).
     #[serde(default = "keras_learning_rate")]
     pub learning_rate: f32,
+    /// `--augment`: `none`, a preset's name or `custom` (histories written before the
+    /// option existed trained without augmentation).
+    #[serde(default = "no_augmentation")]
+    pub augment: String,
+    /// The transforms that `augment` stood for, as `name=value` pairs (`none`: nothing).
+    #[serde(default = "no_augmentation")]
+    pub augment_params: String,
+    /// `--lr-schedule`: `constant`, `cosine` or `step`.
+    #[serde(default = "constant_rate")]
+    pub lr_schedule: String,
+    /// `--warmup`: epochs of linear warm-up.
+    #[serde(default)]
+    pub warmup_epochs: u32,
     /// Worker threads used.
     pub threads: usize,
     /// One record per finished epoch, in order.

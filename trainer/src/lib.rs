@@ -6,6 +6,7 @@
 //! `firmware-sim` (datasets, files, the quantized model and its references) is in
 //! [`picocnn_host`].
 
+pub mod augment;
 pub mod cli;
 pub mod error;
 pub mod export;
@@ -16,4 +17,5 @@ pub mod optim;
 pub mod progress;
 pub mod report;
 pub mod resume;
+pub mod schedule;
 pub mod train;

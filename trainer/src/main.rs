@@ -51,13 +51,14 @@ fn main() -> ExitCode {
     };
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        // Ctrl-C: the usual status of a process ended by SIGINT, and the one-line hint.
+        // Ctrl-C, SIGTERM, SIGHUP: the usual status of a process ended by that signal
+        // (130, 143, 129), and the one-line hint.
         Err(e @ Error::Interrupted { .. }) => {
-            eprintln!("{e}");
-            ExitCode::from(exit::INTERRUPTED)
+            eprintln!("{}", picocnn_host::cli::escaped(&e.to_string()));
+            ExitCode::from(cli::interrupted_status())
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", picocnn_host::cli::escaped(&e.to_string()));
             ExitCode::from(exit::USAGE)
         }
     }

@@ -10,12 +10,12 @@ use crate::train::Observer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::fmt;
 use std::io::IsTerminal;
-use std::io::Write as _;
 
-/// Writes one line to stdout. A closed or full stdout (`trainer | head`) must not stop a
-/// training run or lose its files, so write errors are ignored (`println!` would panic).
+/// Writes one line to stdout ([`picocnn_host::cli::print`]). A closed or full stdout
+/// (`trainer | head`) must not stop a training run or lose its files, so write errors are
+/// ignored (`println!` would panic).
 pub fn say(line: fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    let _ = picocnn_host::cli::print(format_args!("{line}\n"));
 }
 
 /// Prints training progress to the console.

@@ -1,41 +1,36 @@
 //! The resume file (`weights.resume`): the state of a training run interrupted by Ctrl-C.
 //!
-//! Layout: the 8 bytes `PICORSUM`, the format version as a little-endian `u32`, then the
-//! [`TrainState`] in postcard. It is written atomically when a run stops on SIGINT and read
+//! The [`TrainState`] in postcard inside picocnn's one frame ([`picocnn_host::frame`],
+//! kind [`RESUME`]). It is written atomically when a run stops on SIGINT and read
 //! by `trainer --resume`, which continues the run to the weights it would have reached
 //! without stopping.
 
 use crate::error::{Error, Result};
 use crate::train::TrainState;
 use picocnn_host::atomic::write_atomic;
-use picocnn_host::framed;
+use picocnn_host::frame::{self, RESUME};
 use std::path::Path;
-
-/// First bytes of every resume file.
-pub const MAGIC: [u8; 8] = *b"PICORSUM";
-/// Format version this build writes and reads.
-pub const VERSION: u32 = 1;
 
 /// The file's bytes for `state`.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if postcard cannot encode it (it always can).
+/// [`picocnn_host::Error::Encode`] if postcard cannot encode it (it always can).
 pub fn to_bytes(state: &TrainState) -> Result<Vec<u8>> {
-    framed::encode(&MAGIC, VERSION, state)
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode the training state: {e}")))
+    Ok(frame::encode(&RESUME, state)?)
 }
 
 /// Decodes a resume file's bytes; `path` only names the file in errors.
 ///
 /// # Errors
-/// [`Error::ResumeFile`] for a wrong magic or version, undecodable or trailing bytes, or
-/// parameters or moments whose shapes do not fit their variant.
+/// [`picocnn_host::Error::Frame`] for a wrong magic, version, length or checksum or an
+/// undecodable body, [`Error::ResumeFile`] for parameters or moments whose shapes do not
+/// fit their variant or are not finite.
 pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TrainState> {
     let bad = |reason: String| Error::ResumeFile {
         path: path.to_path_buf(),
         reason,
     };
-    let state: TrainState = framed::decode(bytes, &MAGIC, VERSION).map_err(bad)?;
+    let state: TrainState = frame::decode(&RESUME, bytes, path)?;
     let variant = state.params.variant;
     if !state.params.has_valid_shapes()
         || state.adam.m.variant != variant
@@ -45,6 +40,11 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TrainState> {
     {
         return Err(bad("tensor shapes do not fit the variant".into()));
     }
+    if !(state.params.is_finite() && state.adam.m.is_finite() && state.adam.v.is_finite()) {
+        return Err(bad(
+            "it holds a weight or moment that is not a finite number".into(),
+        ));
+    }
     Ok(state)
 }
 
@@ -53,8 +53,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TrainState> {
 /// # Errors
 /// [`picocnn_host::Error::Io`] if it cannot be read, else as [`from_bytes`].
 pub fn read(path: &Path) -> Result<TrainState> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    from_bytes(&bytes, path)
+    from_bytes(&frame::read(&RESUME, path)?, path)
 }
 
 /// Writes a resume file atomically.

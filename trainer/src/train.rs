@@ -6,10 +6,12 @@
 //! shuffling draw from ChaCha8 streams of the seed; the network's fixed work split makes
 //! the same seed, data and settings give bit-identical weights on any number of threads.
 
+use crate::augment::{self, Augment};
 use crate::error::{Error, Result};
 use crate::history::EpochRecord;
 use crate::network::{self, Network, Tally};
 use crate::optim::Adam;
+use crate::schedule::{Schedule, Shape};
 use picocnn::Variant;
 use picocnn::shape::{CLASSES, FILTERS, HIDDEN, IMAGE_PIXELS, KERNEL_TAPS};
 use picocnn_host::dataset::Split;
@@ -17,6 +19,7 @@ use picocnn_host::params::Params;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -36,12 +39,15 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Seed of initialization and shuffling.
     pub seed: u64,
-    /// Adam's step size.
+    /// Adam's step size (the schedule's top rate).
     pub learning_rate: f32,
+    /// Augmentation and learning-rate schedule, beyond the Keras exercise.
+    pub recipe: Recipe,
 }
 
 impl TrainConfig {
-    /// The Keras exercise's settings for `variant`: 5 epochs, batch 32, seed 0, lr 1e-3.
+    /// The Keras exercise's settings for `variant`: 5 epochs, batch 32, seed 0, lr 1e-3,
+    /// no augmentation, a constant rate.
     pub fn keras(variant: Variant) -> Self {
         TrainConfig {
             variant,
@@ -49,8 +55,33 @@ impl TrainConfig {
             batch: 32,
             seed: 0,
             learning_rate: 1e-3,
+            recipe: Recipe::default(),
         }
     }
+
+    /// The learning-rate schedule of this run on `images` training images.
+    pub fn schedule(&self, images: usize) -> Schedule {
+        let batches = images.div_ceil(self.batch.max(1)) as u64;
+        Schedule {
+            base: self.learning_rate,
+            shape: self.recipe.schedule,
+            warmup_steps: u64::from(self.recipe.warmup_epochs) * batches,
+            total_steps: self.epochs as u64 * batches,
+        }
+    }
+}
+
+/// What a run does beyond the Keras exercise: on-the-fly augmentation of the training
+/// images and a learning-rate schedule. The default does neither, and trains to the same
+/// bytes as a build without them.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Recipe {
+    /// Transforms drawn for every training image each epoch.
+    pub augment: Augment,
+    /// The learning rate's shape over the run.
+    pub schedule: Shape,
+    /// Epochs of linear warm-up before the shape starts (0: none).
+    pub warmup_epochs: u32,
 }
 
 /// What the training loop reports while it runs (a progress bar, a log, or nothing).
@@ -100,13 +131,13 @@ pub fn init_params(variant: Variant, seed: u64) -> Params {
 /// A thread pool of `threads` workers (0: one per available core).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if the operating system refuses the threads.
+/// [`Error::Threads`] if the operating system refuses the threads.
 pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("trainer-{i}"))
         .build()
-        .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} worker threads: {e}")))
+        .map_err(|source| Error::Threads { threads, source })
 }
 
 /// Trains from Keras's initialization; see [`train_from`].
@@ -134,7 +165,7 @@ pub fn train(
 /// `seconds` is the wall time of the epoch's training pass alone.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if the training split is empty, the batch size is 0, or
+/// [`Error::TrainConfig`] if the training split is empty, the batch size is 0, or
 /// `params` is not shaped for `config.variant`; [`Error::TrainingDiverged`] if the loss or
 /// the weights stop being finite.
 pub fn train_from(
@@ -154,9 +185,7 @@ pub fn train_from(
         &never,
     )? {
         Outcome::Finished(params, records) => Ok((params, records)),
-        Outcome::Interrupted(_) => Err(Error::InvalidArgument(
-            "training stopped without being asked to".into(),
-        )),
+        Outcome::Interrupted(_) => Err(Error::UnexpectedStop),
     }
 }
 
@@ -190,6 +219,8 @@ pub struct TrainState {
     pub batch: usize,
     /// Adam's step size.
     pub learning_rate: f32,
+    /// Augmentation and schedule, which the continued run must repeat.
+    pub recipe: Recipe,
     /// Training images, a check that the run continues on the same split.
     pub train_images: usize,
     /// CRC32 of the training labels, the same check.
@@ -231,6 +262,12 @@ impl TrainState {
                 self.learning_rate, config.learning_rate
             ));
         }
+        if self.recipe != config.recipe {
+            return Some(
+                "it was saved by a run with other --augment, --lr-schedule or --warmup options"
+                    .into(),
+            );
+        }
         if self.train_images != train.len() || self.train_labels_crc != labels_crc(train) {
             return Some("it was saved by a run on other training data".into());
         }
@@ -271,7 +308,7 @@ fn labels_crc(train: &Split) -> u32 {
 /// weights (same data, settings and thread count as [`train_from`] promises).
 ///
 /// # Errors
-/// As [`train_from`], plus [`Error::InvalidArgument`] for a resume state that does not
+/// As [`train_from`], plus [`Error::ResumeMismatch`] for a resume state that does not
 /// fit `config` and `train` (see [`TrainState::mismatch`]).
 pub fn train_resumable(
     start: Start,
@@ -282,18 +319,16 @@ pub fn train_resumable(
     stop: &AtomicBool,
 ) -> Result<Outcome> {
     if train.is_empty() {
-        return Err(Error::InvalidArgument("no training images".into()));
+        return Err(Error::TrainConfig("no training images"));
     }
     if config.batch == 0 {
-        return Err(Error::InvalidArgument(
-            "batch size must be at least 1".into(),
-        ));
+        return Err(Error::TrainConfig("the batch size must be at least 1"));
     }
     let (mut params, mut adam, mut records, resume_at) = match start {
         Start::Fresh(params) => {
             if params.variant != config.variant || !params.has_valid_shapes() {
-                return Err(Error::InvalidArgument(
-                    "initial parameters do not fit the variant".into(),
+                return Err(Error::TrainConfig(
+                    "the initial parameters do not fit the variant",
                 ));
             }
             let adam = Adam::new(config.variant, config.learning_rate);
@@ -301,7 +336,7 @@ pub fn train_resumable(
         }
         Start::Resume(state) => {
             if let Some(reason) = state.mismatch(config, train) {
-                return Err(Error::InvalidArgument(format!("cannot resume: {reason}")));
+                return Err(Error::ResumeMismatch(reason));
             }
             let at = (state.epoch, state.batches_done, state.tally, state.seconds);
             (state.params, state.adam, state.records, Some(at))
@@ -315,6 +350,10 @@ pub fn train_resumable(
     let mut batch_images: Vec<&[u8; IMAGE_PIXELS]> = Vec::with_capacity(config.batch);
     let mut batch_labels: Vec<u8> = Vec::with_capacity(config.batch);
     let first_epoch = resume_at.map_or(1, |(epoch, ..)| epoch);
+    let schedule = config.schedule(train.len());
+    let batches_per_epoch = train.len().div_ceil(config.batch) as u64;
+    let augmenting = !config.recipe.augment.is_identity();
+    let mut augmented = vec![[0u8; IMAGE_PIXELS]; if augmenting { config.batch } else { 0 }];
 
     for epoch in 1..=config.epochs {
         // Every epoch's shuffle is drawn, the skipped ones too, so a resumed run sees the
@@ -336,6 +375,7 @@ pub fn train_resumable(
                     seed: config.seed,
                     batch: config.batch,
                     learning_rate: config.learning_rate,
+                    recipe: config.recipe,
                     train_images: train.len(),
                     train_labels_crc: labels_crc(train),
                     epoch,
@@ -347,13 +387,27 @@ pub fn train_resumable(
                     adam,
                 })));
             }
-            batch_images.clear();
             batch_labels.clear();
-            for &i in batch {
-                batch_images.push(&images[i]);
-                batch_labels.push(train.labels[i]);
-            }
-            let step = net.train_step(&mut params, &mut adam, &batch_images, &batch_labels);
+            batch_labels.extend(batch.iter().map(|&i| train.labels[i]));
+            adam.learning_rate =
+                schedule.rate((epoch - 1) as u64 * batches_per_epoch + index as u64);
+            let step = if augmenting {
+                let augmented = &mut augmented[..batch.len()];
+                augment_batch(
+                    &config.recipe.augment,
+                    images,
+                    batch,
+                    config.seed,
+                    epoch,
+                    augmented,
+                );
+                let refs: Vec<&[u8; IMAGE_PIXELS]> = augmented.iter().collect();
+                net.train_step(&mut params, &mut adam, &refs, &batch_labels)
+            } else {
+                batch_images.clear();
+                batch_images.extend(batch.iter().map(|&i| &images[i]));
+                net.train_step(&mut params, &mut adam, &batch_images, &batch_labels)
+            };
             if !step.loss.is_finite() {
                 return Err(Error::TrainingDiverged {
                     epoch,
@@ -391,6 +445,23 @@ pub fn train_resumable(
         records.push(record);
     }
     Ok(Outcome::Finished(params, records))
+}
+
+/// Draws the transformed images of `batch` (indices into `images`) for `epoch` into
+/// `out`, on the current rayon pool. Each image's transform is keyed by seed, epoch and
+/// index, so the bytes do not depend on the threads.
+fn augment_batch(
+    augment: &Augment,
+    images: &[[u8; IMAGE_PIXELS]],
+    batch: &[usize],
+    seed: u64,
+    epoch: usize,
+    out: &mut [[u8; IMAGE_PIXELS]],
+) {
+    out.par_iter_mut()
+        .zip(batch.par_iter())
+        .with_min_len(8)
+        .for_each(|(out, &i)| augment.apply(&images[i], augment::image_key(seed, epoch, i), out));
 }
 
 #[cfg(test)]
@@ -438,6 +509,7 @@ mod tests {
             seed: config.seed,
             batch: config.batch,
             learning_rate: config.learning_rate,
+            recipe: Recipe::default(),
             train_images: 100,
             train_labels_crc: labels_crc(&train),
             epoch: 1,
@@ -454,10 +526,11 @@ mod tests {
         };
         assert_eq!(good.mismatch(&config, &train), None);
         type Edit = fn(&mut TrainState);
-        let cases: [(&str, Edit); 8] = [
+        let cases: [(&str, Edit); 9] = [
             ("variant", |s| s.params = init_params(Variant::NoPool, 0)),
             ("--seed 5", |s| s.seed = 5),
             ("learning rate", |s| s.learning_rate = 0.5),
+            ("--lr-schedule", |s| s.recipe.schedule = Shape::Cosine),
             ("other training data", |s| s.train_labels_crc ^= 1),
             ("past the 2 epochs", |s| s.epoch = 3),
             ("inconsistent", |s| s.epoch = 0),

@@ -120,3 +120,92 @@ fn fused_training_step_equals_gradient_then_adam() {
         }
     }
 }
+
+/// Stops the run (through the flag it shares with it) after `after` batches.
+struct StopAfter<'a> {
+    after: usize,
+    seen: usize,
+    stop: &'a std::sync::atomic::AtomicBool,
+}
+
+impl train::Observer for StopAfter<'_> {
+    fn batch_done(&mut self, _so_far: &trainer::network::Tally) {
+        self.seen += 1;
+        if self.seen == self.after {
+            self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn augmentation_and_schedule_stay_reproducible_across_threads_and_resumes() {
+    use picocnn::Dataset;
+    use trainer::augment::{Augment, Preset};
+    use trainer::schedule::Shape;
+    use trainer::train::{Outcome, Recipe, Start};
+
+    let train_split = synthetic_split(200, 4);
+    let val = synthetic_split(40, 5);
+    let plain = TrainConfig {
+        epochs: 3,
+        seed: 9,
+        ..TrainConfig::keras(Variant::Pool)
+    };
+    let config = TrainConfig {
+        recipe: Recipe {
+            augment: Augment::preset(Preset::Strong, Dataset::Mnist),
+            schedule: Shape::Cosine,
+            warmup_epochs: 1,
+        },
+        ..plain.clone()
+    };
+    let (one, h1) = train_on(1, &config, &train_split, &val);
+    let (three, h3) = train_on(3, &config, &train_split, &val);
+    assert!(
+        bits(&one) == bits(&three),
+        "weights differ with the threads"
+    );
+    assert_eq!(metrics(&h1), metrics(&h3));
+    let (unaugmented, _) = train_on(2, &plain, &train_split, &val);
+    assert_ne!(bits(&one), bits(&unaugmented), "the recipe changed nothing");
+
+    // Stopped in the middle of the second epoch (7 batches an epoch), then resumed.
+    let pool = train::thread_pool(2).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut observer = StopAfter {
+        after: 10,
+        seen: 0,
+        stop: &stop,
+    };
+    let start = Start::Fresh(train::init_params(Variant::Pool, config.seed));
+    let outcome = pool
+        .install(|| {
+            train::train_resumable(start, &config, &train_split, &val, &mut observer, &stop)
+        })
+        .unwrap();
+    let Outcome::Interrupted(state) = outcome else {
+        panic!("the run did not stop");
+    };
+    assert_eq!((state.epoch, state.batches_done), (2, 3));
+    let mut other = (*state).clone();
+    other.recipe.schedule = Shape::Constant;
+    assert!(other.mismatch(&config, &train_split).is_some());
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let outcome = pool
+        .install(|| {
+            train::train_resumable(
+                Start::Resume(state),
+                &config,
+                &train_split,
+                &val,
+                &mut Silent,
+                &never,
+            )
+        })
+        .unwrap();
+    let Outcome::Finished(resumed, records) = outcome else {
+        panic!("the resumed run stopped");
+    };
+    assert!(bits(&resumed) == bits(&one), "the resumed run differs");
+    assert_eq!(metrics(&records), metrics(&h1));
+}

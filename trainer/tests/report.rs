@@ -71,6 +71,26 @@ fn out_path(dir: &Path, name: &str) -> PathBuf {
     }
 }
 
+/// The RGB pixels of a PNG and its width.
+fn png_pixels(path: &Path) -> (Vec<[u8; 3]>, usize) {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut bytes = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut bytes).unwrap();
+    let pixels = bytes[..info.buffer_size()]
+        .chunks_exact(3)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (pixels, info.width as usize)
+}
+
+/// The colour at `(x, y)`.
+fn pixel(image: &(Vec<[u8; 3]>, usize), (x, y): (i32, i32)) -> [u8; 3] {
+    image.0[y as usize * image.1 + x as usize]
+}
+
 /// Decodes a PNG and checks it is RGB of the given size (or any size if `None`), with
 /// a real amount of drawing on it; returns its size.
 fn assert_drawn_png(path: &Path, size: Option<(u32, u32)>) -> (u32, u32) {
@@ -116,6 +136,10 @@ fn history(variant: Variant, epochs: usize) -> History {
         seed: 1,
         batch: 32,
         learning_rate: 0.001,
+        augment: "none".into(),
+        augment_params: "none".into(),
+        lr_schedule: "constant".into(),
+        warmup_epochs: 0,
         threads: 2,
         epochs: (1..=epochs)
             .map(|e| {
@@ -202,6 +226,77 @@ fn training_curves_are_a_png() {
     assert_drawn_png(&one, Some((1400, 560)));
 }
 
+/// Each curve's markers sit where its history's values are: in the series' own colour,
+/// in epoch order from left to right, rising or falling as the values do, the variants in
+/// the order of their values, and on one linear scale per panel.
+#[test]
+fn training_curves_put_every_epoch_where_its_value_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = out_path(dir.path(), "curves-content.png");
+    let histories = [history(Variant::NoPool, 5), history(Variant::Pool, 5)];
+    let marks = plot_training_curves(&histories, &path).unwrap();
+    assert_eq!(
+        marks.len(),
+        8,
+        "2 panels x 2 variants x training/validation"
+    );
+    let image = png_pixels(&path);
+    let value = |variant: Variant, accuracy: bool, validation: bool, epoch: usize| {
+        let h = histories.iter().find(|h| h.variant == variant).unwrap();
+        let r = &h.epochs[epoch];
+        match (accuracy, validation) {
+            (true, false) => r.train_accuracy,
+            (true, true) => r.val_accuracy,
+            (false, false) => r.train_loss,
+            (false, true) => r.val_loss,
+        }
+    };
+    let mut pixels_per_unit = Vec::new();
+    for m in &marks {
+        assert_eq!(m.points.len(), 5);
+        let colour = match m.variant {
+            Variant::NoPool => [31, 119, 180],
+            Variant::Pool => [255, 127, 14],
+        };
+        if !m.validation {
+            // Training markers are filled discs: their centre is the series' colour.
+            for &p in &m.points {
+                assert_eq!(pixel(&image, p), colour, "{m:?} at {p:?}");
+            }
+        }
+        assert!(m.points.windows(2).all(|w| w[0].0 < w[1].0), "{m:?}");
+        let first = value(m.variant, m.accuracy, m.validation, 0);
+        let last = value(m.variant, m.accuracy, m.validation, 4);
+        let (y0, y4) = (m.points[0].1, m.points[4].1);
+        // Pixel rows grow downwards: a rising value moves up.
+        assert_eq!(last > first, y4 < y0, "{m:?}");
+        pixels_per_unit.push((m.accuracy, f64::from(y0 - y4) / (last - first)));
+    }
+    for panel in [true, false] {
+        let scales: Vec<f64> = pixels_per_unit
+            .iter()
+            .filter(|(a, _)| *a == panel)
+            .map(|&(_, s)| s)
+            .collect();
+        let (lo, hi) = scales
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        assert!(hi - lo < 0.03 * hi.abs(), "one scale per panel: {scales:?}");
+    }
+    // The last training accuracy of A is above B's (the history says 0.95 vs 0.94), its
+    // last training loss below.
+    let last_y = |variant, accuracy| {
+        marks
+            .iter()
+            .find(|m| m.variant == variant && m.accuracy == accuracy && !m.validation)
+            .unwrap()
+            .points[4]
+            .1
+    };
+    assert!(last_y(Variant::NoPool, true) < last_y(Variant::Pool, true));
+    assert!(last_y(Variant::NoPool, false) > last_y(Variant::Pool, false));
+}
+
 #[test]
 fn a_history_without_epochs_is_an_error_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -266,6 +361,36 @@ fn confusion_counts_and_plot() {
         .unwrap();
         assert_drawn_png(&path, None);
     }
+    // What the cells show: the diagonal is the darkest cell of every row, the one
+    // confusion per row (class + 3) is coloured but lighter, every other cell is white.
+    let path = out_path(dir.path(), "confusion-content.png");
+    let grid = plot_confusion(
+        &confusion,
+        &Dataset::Mnist.class_names(),
+        "Confusion matrix",
+        &path,
+    )
+    .unwrap();
+    let image = png_pixels(&path);
+    let darkness = |t: usize, p: usize| {
+        let (x, y) = grid.corner(t, p);
+        // Near the corner, clear of the grid line and of the count in the middle.
+        let c = pixel(&image, (x + 6, y + 6));
+        765 - c.iter().map(|&v| u32::from(v)).sum::<u32>()
+    };
+    for t in 0..CLASSES {
+        for p in 0..CLASSES {
+            let d = darkness(t, p);
+            if p == t {
+                assert!(d > 400, "diagonal ({t},{p}): {d}");
+            } else if p == (t + 3) % 10 {
+                assert!(d > 0 && d < darkness(t, t), "confusion ({t},{p}): {d}");
+            } else {
+                assert_eq!(d, 0, "empty cell ({t},{p})");
+            }
+        }
+    }
+
     let empty = Confusion::from_predictions(&[], &[]);
     assert!(
         plot_confusion(
@@ -402,6 +527,7 @@ fn report_renders_every_plot_for_a_folder_of_models() {
         "pool-probabilities.png",
         "pool-confusion.png",
         "comparison.png",
+        "augmented.png",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
@@ -443,7 +569,7 @@ fn report_renders_every_plot_for_a_folder_of_models() {
     }
     let table = report.comparison.to_string();
     assert!(
-        table.contains("A: no pooling") && table.contains("B: 2x2 max-pooling"),
+        table.contains("A (no pooling)") && table.contains("B (2x2 max-pooling)"),
         "{table}"
     );
 }
@@ -457,7 +583,7 @@ fn report_names_the_missing_or_broken_model_file() {
     std::fs::write(models.join("pool.bin"), b"PCNN but not a model").unwrap();
     let err = report::write_report(&models, &data, &out).unwrap_err();
     assert!(
-        matches!(err, Error::Host(picocnn_host::Error::ModelFile { .. })),
+        matches!(err, Error::Host(picocnn_host::Error::Frame { .. })),
         "{err}"
     );
     assert!(err.to_string().contains("pool.bin"), "{err}");
@@ -522,7 +648,7 @@ fn cli_report_writes_the_plots_and_the_table() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        stdout.contains("comparison.png") && stdout.contains("B: 2x2 max-pooling"),
+        stdout.contains("comparison.png") && stdout.contains("B (2x2 max-pooling)"),
         "{stdout}"
     );
     assert_drawn_png(&out.join("comparison.png"), None);

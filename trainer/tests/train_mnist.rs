@@ -198,6 +198,9 @@ fn bad_arguments_and_missing_data_fail_with_one_line_and_status_2() {
     assert_fails_in_one_line(&["--out", &format!("{missing}/w.bin")], "does not exist");
 
     let corrupt = dir.path().join("corrupt.ckpt");
-    std::fs::write(&corrupt, b"PICOCKPT\x01\0\0\0garbage").unwrap();
-    assert_fails_in_one_line(&["evaluate", corrupt.to_str().unwrap()], "corrupt body");
+    std::fs::write(&corrupt, b"PCKP\x02\x07garbage\0\0\0\0").unwrap();
+    assert_fails_in_one_line(&["evaluate", corrupt.to_str().unwrap()], "corrupted");
+    let old = dir.path().join("old.ckpt");
+    std::fs::write(&old, b"PICOCKPT\x01\0\0\0garbage").unwrap();
+    assert_fails_in_one_line(&["evaluate", old.to_str().unwrap()], "older picocnn");
 }

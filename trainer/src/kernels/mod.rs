@@ -1,10 +1,12 @@
 //! The numeric kernels of training, and the one place that picks their implementation.
 //!
-//! Every kernel exists twice: [`scalar`], plain loops that are always compiled and serve as
-//! the reference, and `avx`, AVX2/FMA versions through `safe_arch`, compiled only when the
-//! build enables those target features (the repository's host rustflags do on x86_64).
-//! The functions in this module check the shapes once and forward to one of the two; no
-//! other module names an implementation, so what a build runs is decided here alone.
+//! Every kernel exists in each backend, an implementation of [`Kernels`]: [`Scalar`],
+//! plain loops that are always compiled and serve as the reference, and `Avx2`, AVX2/FMA
+//! versions through `safe_arch`, compiled only when the build enables those target features
+//! (the repository's host rustflags do on x86_64; `build.rs` then sets the `avx2_kernels`
+//! cfg). The functions in this module check the shapes once and forward to [`Active`], the
+//! backend this build runs; no other module names a backend, so what a build runs is
+//! decided here alone.
 //!
 //! # Layouts
 //!
@@ -31,48 +33,32 @@
 
 use picocnn::shape::{CONV_SIDE, FILTERS, IMAGE_PIXELS, KERNEL_TAPS, POOL_SIDE};
 
-pub mod scalar;
+#[cfg(avx2_kernels)]
+mod avx;
+mod backend;
+mod geometry;
+mod scalar;
 
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-))]
-pub mod avx;
+#[cfg(avx2_kernels)]
+pub use avx::Avx2;
+pub use backend::Kernels;
+pub use scalar::Scalar;
 
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-))]
-use avx as active;
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-)))]
-use scalar as active;
+/// The backend this build runs: `Avx2` when the build enables AVX2 and FMA, else [`Scalar`].
+#[cfg(avx2_kernels)]
+pub type Active = Avx2;
+/// The backend this build runs: `Avx2` when the build enables AVX2 and FMA, else [`Scalar`].
+#[cfg(not(avx2_kernels))]
+pub type Active = Scalar;
 
 /// The batch is padded to a multiple of this many images (one 256-bit vector of f32).
 pub const LANES: usize = 8;
 
 /// Which implementation this build runs: `"avx2+fma"` or `"scalar"`.
-pub const IMPLEMENTATION: &str = if cfg!(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-)) {
-    "avx2+fma"
-} else {
-    "scalar"
-};
+pub const IMPLEMENTATION: &str = Active::NAME;
 
 /// True when this build compiled the AVX2/FMA kernels in (and therefore needs such a CPU).
-pub const AVX2_COMPILED: bool = cfg!(all(
-    target_arch = "x86_64",
-    target_feature = "avx2",
-    target_feature = "fma"
-));
+pub const AVX2_COMPILED: bool = cfg!(avx2_kernels);
 
 /// Positions of the convolution's output map.
 pub const CONV_POSITIONS: usize = CONV_SIDE * CONV_SIDE;
@@ -140,7 +126,7 @@ pub fn conv_forward(pixels: &[f32], w: &[f32], b: &[f32], first: usize, out: &mu
     assert_eq!((w.len(), b.len()), (FILTERS * KERNEL_TAPS, FILTERS));
     assert!(out.len().is_multiple_of(FILTERS * bp));
     assert!(first + out.len() / (FILTERS * bp) <= CONV_POSITIONS);
-    active::conv_forward(pixels, w, b, first, out);
+    Active::conv_forward(pixels, w, b, first, out);
 }
 
 /// Weight and bias gradient of [`conv_forward`] at positions `first..`, through the ReLU.
@@ -158,7 +144,7 @@ pub fn conv_backward(pixels: &[f32], first: usize, out: &[f32], grad: &[f32], dw
     assert!(out.len().is_multiple_of(FILTERS * bp));
     assert!(first + out.len() / (FILTERS * bp) <= CONV_POSITIONS);
     assert_eq!(dw.len(), CONV_PARAMS);
-    active::conv_backward(pixels, first, out, grad, dw);
+    Active::conv_backward(pixels, first, out, grad, dw);
 }
 
 /// Convolution + ReLU + 2x2 max-pooling at pooled positions `first..first + n` (position
@@ -183,7 +169,7 @@ pub fn conv_pool_forward(
     assert_eq!(pooled.len(), argmax.len());
     assert!(pooled.len().is_multiple_of(FILTERS * bp));
     assert!(first + pooled.len() / (FILTERS * bp) <= POOL_POSITIONS);
-    active::conv_pool_forward(pixels, w, b, first, pooled, argmax);
+    Active::conv_pool_forward(pixels, w, b, first, pooled, argmax);
 }
 
 /// Weight and bias gradient of [`conv_pool_forward`] at pooled positions `first..`.
@@ -207,7 +193,7 @@ pub fn conv_pool_backward(
     assert!(pooled.len().is_multiple_of(FILTERS * bp));
     assert!(first + pooled.len() / (FILTERS * bp) <= POOL_POSITIONS);
     assert_eq!(dw.len(), CONV_PARAMS);
-    active::conv_pool_backward(pixels, first, pooled, argmax, grad, dw);
+    Active::conv_pool_backward(pixels, first, pooled, argmax, grad, dw);
 }
 
 /// Partial dense layer: `y[j][b] = sum_i w[i][j] * x[i][b]` over the rows `i` given.
@@ -225,7 +211,7 @@ pub fn dense_forward(x: &[f32], w: &[f32], n_out: usize, y: &mut [f32]) {
     let bp = padded_batch(y.len(), n_out);
     assert_eq!(x.len() % bp, 0);
     assert_eq!(w.len(), x.len() / bp * n_out);
-    active::dense_forward(x, w, n_out, y);
+    Active::dense_forward(x, w, n_out, y);
 }
 
 /// Input gradient of a dense layer for the rows given: `dxt[i][b] = sum_j w[i][j] dyt[j][b]`.
@@ -238,7 +224,7 @@ pub fn dense_input_grad(w: &[f32], dyt: &[f32], n_out: usize, dxt: &mut [f32]) {
     let bp = padded_batch(dyt.len(), n_out);
     assert_eq!(dxt.len() % bp, 0);
     assert_eq!(w.len(), dxt.len() / bp * n_out);
-    active::dense_input_grad(w, dyt, n_out, dxt);
+    Active::dense_input_grad(w, dyt, n_out, dxt);
 }
 
 /// Weight gradient of a dense layer for the rows given: `g[i][j] = sum_b x[i][b] dy[b][j]`.
@@ -251,7 +237,7 @@ pub fn dense_weight_grad(x: &[f32], dy: &[f32], n_out: usize, g: &mut [f32]) {
     let bp = padded_batch(dy.len(), n_out);
     assert_eq!(x.len() % bp, 0);
     assert_eq!(g.len(), x.len() / bp * n_out);
-    active::dense_weight_grad(x, dy, n_out, g);
+    Active::dense_weight_grad(x, dy, n_out, g);
 }
 
 /// Backward pass of a dense layer whose input `x` comes from a ReLU (or a max-pool of
@@ -283,7 +269,7 @@ pub fn dense_backward_masked(
         (x.len() / bp * n_out, x.len() / bp * n_out)
     );
     assert_eq!(dx.len(), x.len());
-    active::dense_backward_masked(x, dy, dyt, n_out, w, dx, g);
+    Active::dense_backward_masked(x, dy, dyt, n_out, w, dx, g);
 }
 
 /// [`dense_backward_masked`] with the weight gradient applied by [`adam_update`] row by
@@ -310,7 +296,7 @@ pub fn dense_backward_masked_adam(
     assert_eq!(w.len(), x.len() / bp * n_out);
     assert_eq!((m.len(), v.len()), (w.len(), w.len()));
     assert_eq!(dx.len(), x.len());
-    active::dense_backward_masked_adam(x, dy, dyt, n_out, w, m, v, step, dx);
+    Active::dense_backward_masked_adam(x, dy, dyt, n_out, w, m, v, step, dx);
 }
 
 /// One Adam step (see [`AdamStep`]) on `w` with moments `m`, `v` and gradient `g`.
@@ -319,5 +305,5 @@ pub fn dense_backward_masked_adam(
 /// If the lengths differ.
 pub fn adam_update(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], step: AdamStep) {
     assert_eq!((m.len(), v.len(), g.len()), (w.len(), w.len(), w.len()));
-    active::adam_update(w, m, v, g, step);
+    Active::adam_update(w, m, v, g, step);
 }

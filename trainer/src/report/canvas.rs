@@ -23,7 +23,8 @@ pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// What a drawing closure returns: plotters' errors are generic over the backend, so
 /// they are boxed and turned into one [`Error::Plot`] by [`render_png`].
-pub(crate) type DrawResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type DrawResult<T = ()> =
+    std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Colour of variant A (no pooling) in every plot.
 pub(crate) const COLOR_A: RGBColor = RGBColor(31, 119, 180);
@@ -56,27 +57,29 @@ pub(crate) fn text(size: f64) -> TextStyle<'static> {
 ///
 /// # Errors
 /// [`Error::Plot`] if drawing or encoding fails, [`picocnn_host::Error::Io`] if writing `path` fails.
-pub(crate) fn render_png(
+pub(crate) fn render_png<T>(
     path: &Path,
     (width, height): (u32, u32),
-    draw: impl FnOnce(&Area<'_>) -> DrawResult,
-) -> Result<()> {
+    draw: impl FnOnce(&Area<'_>) -> DrawResult<T>,
+) -> Result<T> {
     register_font();
     let plot_error = |message: String| Error::Plot {
         path: path.to_path_buf(),
         message,
     };
     let mut rgb = vec![255u8; width as usize * height as usize * 3];
-    {
+    let drawn = {
         let backend = BitMapBackend::with_buffer_and_format(&mut rgb, (width, height))
             .map_err(|e| plot_error(e.to_string()))?;
         let area = backend.into_drawing_area();
         area.fill(&WHITE).map_err(|e| plot_error(e.to_string()))?;
-        draw(&area).map_err(|e| plot_error(e.to_string()))?;
+        let drawn = draw(&area).map_err(|e| plot_error(e.to_string()))?;
         area.present().map_err(|e| plot_error(e.to_string()))?;
-    }
+        drawn
+    };
     let png = encode_png(&rgb, width, height).map_err(|e| plot_error(e.to_string()))?;
-    picocnn_host::atomic::write_atomic(path, &png).map_err(|source| Error::io(path, source))
+    picocnn_host::atomic::write_atomic(path, &png).map_err(|source| Error::io(path, source))?;
+    Ok(drawn)
 }
 
 /// Encodes 8-bit RGB pixels as a PNG file in memory.

@@ -10,7 +10,6 @@ use super::canvas::{
     Area, COLOR_A, COLOR_B, COLOR_GRID, DrawResult, render_png, text, text_centered,
 };
 use super::curves::dataset_title;
-use super::variant_label;
 use crate::error::Result;
 use picocnn_host::summary::{format_bytes, group_thousands};
 
@@ -135,7 +134,7 @@ pub fn plot_comparison(comparison: &Comparison, path: &Path) -> Result<()> {
         for f in figures {
             let c = color(f.variant);
             root.draw(&Rectangle::new([(x, y + 2), (x + 22, y + 20)], c.filled()))?;
-            let label = variant_label(f.variant);
+            let label = f.variant.title().to_string();
             root.draw_text(&label, &text(18.0), (x + 30, y + 2))?;
             x += 60 + super::canvas::text_width(root, &label, &text(18.0));
         }
@@ -274,7 +273,7 @@ impl fmt::Display for Comparison {
             writeln!(
                 f,
                 "{:<22}{:>10}{:>10}{:>12}{:>12}{:>10}{:>12}{:>11}{:>12}",
-                variant_label(v.variant),
+                v.variant.title(),
                 percent(v.accuracy_f32),
                 percent(v.accuracy_int8),
                 group_thousands(v.params as u64),

@@ -79,9 +79,30 @@ fn intensity(count: u32, row_total: u32) -> f64 {
     }
 }
 
+/// Where the matrix's cells are in a drawn confusion plot, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellGrid {
+    /// Left edge of the first column.
+    pub left: i32,
+    /// Top edge of the first row.
+    pub top: i32,
+    /// Side of one cell.
+    pub cell: i32,
+}
+
+impl CellGrid {
+    /// The cell of true class `t` and predicted class `p`: its top-left corner.
+    pub fn corner(&self, t: usize, p: usize) -> (i32, i32) {
+        (
+            self.left + p as i32 * self.cell,
+            self.top + t as i32 * self.cell,
+        )
+    }
+}
+
 /// Draws `confusion` as a heat map with the count in every cell, true classes down the
 /// side, predicted classes along the bottom, per-class accuracy on the right and a colour
-/// scale. Writes a PNG to `path`.
+/// scale. Writes a PNG to `path` and says where the cells are.
 ///
 /// # Errors
 /// [`crate::error::Error::Plot`] if the matrix is empty or drawing fails; an I/O error
@@ -91,7 +112,7 @@ pub fn plot_confusion(
     class_names: &[&str; CLASSES],
     title: &str,
     path: &Path,
-) -> Result<()> {
+) -> Result<CellGrid> {
     let cell = 70;
     let n = CLASSES as i32;
     let label_size = 16.0;
@@ -252,6 +273,6 @@ pub fn plot_confusion(
             &text(16.0),
             (bar_x + bar_w / 2 + 20, top - 28),
         )?;
-        Ok(())
+        Ok(CellGrid { left, top, cell })
     })
 }

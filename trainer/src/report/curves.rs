@@ -5,9 +5,22 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::canvas::{Area, COLOR_A, COLOR_B, DrawResult, render_png, text};
-use super::variant_label;
 use crate::error::Result;
 use crate::history::History;
+
+/// Where one curve's markers were drawn: one per epoch with a finite value, in pixels
+/// of the whole image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesMarks {
+    /// The accuracy panel (left) or the loss panel (right).
+    pub accuracy: bool,
+    /// Whose curve.
+    pub variant: picocnn::Variant,
+    /// The validation curve (dashed) or the training curve (solid).
+    pub validation: bool,
+    /// Marker centres, epoch 1 first.
+    pub points: Vec<(i32, i32)>,
+}
 
 /// Figure size in pixels.
 const SIZE: (u32, u32) = (1400, 560);
@@ -26,7 +39,7 @@ enum Metric {
 /// # Errors
 /// [`crate::error::Error::Plot`] if `histories` is empty or has no epochs, or drawing
 /// fails; an I/O error from writing `path`.
-pub fn plot_training_curves(histories: &[History], path: &Path) -> Result<()> {
+pub fn plot_training_curves(histories: &[History], path: &Path) -> Result<Vec<SeriesMarks>> {
     let dataset = histories.first().map(|h| h.dataset);
     render_png(path, SIZE, |root| {
         if histories.iter().all(|h| h.epochs.is_empty()) {
@@ -38,9 +51,9 @@ pub fn plot_training_curves(histories: &[History], path: &Path) -> Result<()> {
         };
         let body = root.titled(&title, text(30.0))?;
         let (left, right) = body.split_horizontally(SIZE.0 / 2);
-        draw_panel(&left, histories, Metric::Accuracy)?;
-        draw_panel(&right, histories, Metric::Loss)?;
-        Ok(())
+        let mut marks = draw_panel(&left, histories, Metric::Accuracy)?;
+        marks.extend(draw_panel(&right, histories, Metric::Loss)?);
+        Ok(marks)
     })
 }
 
@@ -52,7 +65,11 @@ pub(crate) fn dataset_title(dataset: picocnn::Dataset) -> &'static str {
     }
 }
 
-fn draw_panel(area: &Area<'_>, histories: &[History], metric: Metric) -> DrawResult {
+fn draw_panel(
+    area: &Area<'_>,
+    histories: &[History],
+    metric: Metric,
+) -> DrawResult<Vec<SeriesMarks>> {
     let value = |r: &crate::history::EpochRecord, validation: bool| match (metric, validation) {
         (Metric::Accuracy, false) => r.train_accuracy,
         (Metric::Accuracy, true) => r.val_accuracy,
@@ -119,12 +136,13 @@ fn draw_panel(area: &Area<'_>, histories: &[History], metric: Metric) -> DrawRes
         .bold_line_style(RGBColor(225, 225, 225))
         .draw()?;
 
+    let mut marks = Vec::new();
     for history in histories {
         let color = match history.variant {
             picocnn::Variant::NoPool => COLOR_A,
             picocnn::Variant::Pool => COLOR_B,
         };
-        let name = variant_label(history.variant);
+        let name = history.variant.title();
         for validation in [false, true] {
             let points: Vec<(f64, f64)> = history
                 .epochs
@@ -163,6 +181,12 @@ fn draw_panel(area: &Area<'_>, histories: &[History], metric: Metric) -> DrawRes
                 color.filled()
             };
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 5, marker)))?;
+            marks.push(SeriesMarks {
+                accuracy,
+                variant: history.variant,
+                validation,
+                points: points.iter().map(|p| chart.backend_coord(p)).collect(),
+            });
         }
     }
     let legend_position = match metric {
@@ -178,5 +202,5 @@ fn draw_panel(area: &Area<'_>, histories: &[History], metric: Metric) -> DrawRes
         .margin(12)
         .legend_area_size(34)
         .draw()?;
-    Ok(())
+    Ok(marks)
 }

@@ -10,15 +10,17 @@ use std::time::Instant;
 
 use picocnn::shape::CLASSES;
 use picocnn::{Dataset, Model, Prediction, Scratch, Variant};
+use picocnn_host::frame;
 
+use super::augmented::{AUGMENT_COLUMNS, HeldOutResult, plot_augmented, plot_heldout};
 use super::comparison::{Comparison, VariantFigures, plot_comparison};
 use super::confusion::{Confusion, plot_confusion};
 use super::curves::{dataset_title, plot_training_curves};
 use super::samples::{Sample, plot_prediction_grid, plot_probabilities};
-use super::variant_label;
 use crate::error::{Error, Result};
 use crate::history::History;
 use picocnn_host::dataset::{self, Part, Split};
+use picocnn_host::heldout;
 use picocnn_host::summary::{group_thousands, summary};
 
 /// Suffix of the training history next to each model.
@@ -55,8 +57,8 @@ pub struct Report {
 /// sorted by file name.
 ///
 /// # Errors
-/// [`picocnn_host::Error::Io`] if `dir` cannot be read; [`Error::InvalidArgument`] if it holds no
-/// history, or a history has no model file next to it.
+/// [`picocnn_host::Error::Io`] if `dir` cannot be read; [`Error::NoModels`] if it holds no
+/// history, [`Error::ModelMissing`] if a history has no model file next to it.
 pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
@@ -69,11 +71,10 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
         };
         let weights = dir.join(format!("{stem}.bin"));
         if !weights.is_file() {
-            return Err(Error::InvalidArgument(format!(
-                "{}: no model file next to {} (export the model first)",
-                weights.display(),
-                path.display()
-            )));
+            return Err(Error::ModelMissing {
+                history: path,
+                weights,
+            });
         }
         found.push(ModelFiles {
             weights,
@@ -82,10 +83,9 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
     }
     found.sort_by(|a, b| a.weights.cmp(&b.weights));
     if found.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "{}: no trained model here (expected <name>{HISTORY_SUFFIX} and <name>.bin)",
-            dir.display()
-        )));
+        return Err(Error::NoModels {
+            dir: dir.to_owned(),
+        });
     }
     Ok(found)
 }
@@ -96,10 +96,52 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
 /// [`picocnn_host::Error::Io`] if it cannot be read, [`Error::HistoryFile`] if it is not a history.
 pub fn read_history(path: &Path) -> Result<History> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|source| Error::HistoryFile {
+    let history: History = serde_json::from_slice(&bytes).map_err(|source| Error::HistoryFile {
         path: path.to_path_buf(),
         source,
-    })
+    })?;
+    check_history(&history).map_err(|message| Error::HistoryFile {
+        path: path.to_path_buf(),
+        source: serde::de::Error::custom(message),
+    })?;
+    Ok(history)
+}
+
+/// The largest loss a history may hold: far above any real one, and small enough that
+/// the plots' axes stay finite and their tick loops short.
+const MAX_LOSS: f64 = 1e6;
+
+/// Refuses values no training run writes: a loss that is not finite or above
+/// [`MAX_LOSS`], an accuracy outside `[0, 1]`, a negative or non-finite duration.
+fn check_history(history: &History) -> std::result::Result<(), String> {
+    for r in &history.epochs {
+        for (name, value) in [("train_loss", r.train_loss), ("val_loss", r.val_loss)] {
+            if !(0.0..=MAX_LOSS).contains(&value) {
+                return Err(format!(
+                    "epoch {}: {name} {value:e} is not within [0, {MAX_LOSS:e}]",
+                    r.epoch
+                ));
+            }
+        }
+        for (name, value) in [
+            ("train_accuracy", r.train_accuracy),
+            ("val_accuracy", r.val_accuracy),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!(
+                    "epoch {}: {name} {value:e} is not within [0, 1]",
+                    r.epoch
+                ));
+            }
+        }
+        if !(r.seconds.is_finite() && r.seconds >= 0.0) {
+            return Err(format!(
+                "epoch {}: seconds {:e} is not a duration",
+                r.epoch, r.seconds
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One model loaded and run over the test set.
@@ -122,7 +164,10 @@ struct Evaluated {
 /// - per model `<stem>`: `<stem>-predictions.png` (the first 40 test images),
 ///   `<stem>-mistakes.png` (the first 20 misclassified), `<stem>-probabilities.png`
 ///   (logits and softmax of four images), `<stem>-confusion.png`;
-/// - `comparison.png`: the variants side by side.
+/// - `comparison.png`: the variants side by side;
+/// - `augmented.png`: the first training images under each `--augment` preset;
+/// - `heldout.png` (MNIST, when `data_dir/heldout` exists): int8 accuracy per digit on
+///   the held-out digits.
 ///
 /// Predictions come from the int8 model run by the core on the whole test set; the
 /// time per inference is measured on this host, one image after another on one thread.
@@ -130,41 +175,42 @@ struct Evaluated {
 /// # Errors
 /// Any error of [`find_models`], [`read_history`], loading the dataset, or writing a
 /// plot; [`picocnn_host::Error::ModelFile`] if a model file is rejected by the core;
-/// [`Error::InvalidArgument`] if a model's variant or dataset disagrees with its history,
-/// or the models were trained on different datasets.
+/// [`Error::HistoryMismatch`] if a model's variant or dataset disagrees with its history,
+/// [`Error::MixedDatasets`] if the models were trained on different datasets.
 pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Result<Report> {
     let models = find_models(models_dir)?;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let mut tests: Vec<(Dataset, Split)> = Vec::new();
+    let mut test: Option<(Dataset, Split)> = None;
     let mut evaluated = Vec::new();
     for files in models {
         let history = read_history(&files.history)?;
-        let bytes = std::fs::read(&files.weights).map_err(|e| Error::io(&files.weights, e))?;
+        let bytes = frame::read(&frame::MODEL, &files.weights)?;
         let model = Model::from_bytes(&bytes).map_err(|source| picocnn_host::Error::ModelFile {
             path: files.weights.clone(),
             source,
         })?;
+        picocnn_host::cli::check_class_names(&files.weights, &model.class_names())?;
         if model.variant() != history.variant || model.dataset() != history.dataset {
-            return Err(Error::InvalidArgument(format!(
-                "{}: model is {} on {} but its history says {} on {}",
-                files.weights.display(),
-                model.variant().name(),
-                model.dataset().name(),
-                history.variant.name(),
-                history.dataset.name()
-            )));
+            return Err(Error::HistoryMismatch {
+                weights: files.weights.clone(),
+                model: format!("{} on {}", model.variant().name(), model.dataset().name()),
+                history: format!("{} on {}", history.variant.name(), history.dataset.name()),
+            });
         }
-        if !tests.iter().any(|(d, _)| *d == model.dataset()) {
-            let split = dataset::load_part(data_dir, model.dataset(), Part::Test)?;
-            tests.push((model.dataset(), split));
+        let (dataset, split) = match &mut test {
+            Some(loaded) => loaded,
+            None => test.insert((
+                model.dataset(),
+                dataset::load_part(data_dir, model.dataset(), Part::Test)?,
+            )),
+        };
+        if *dataset != model.dataset() {
+            return Err(Error::MixedDatasets {
+                dir: models_dir.to_owned(),
+            });
         }
-        let test = tests
-            .iter()
-            .find(|(d, _)| *d == model.dataset())
-            .map(|(_, s)| s)
-            .ok_or_else(|| Error::InvalidArgument("test set not loaded".into()))?;
-        let predictions = classify_all(&model, test);
-        let micros_per_inference = time_inference(&model, test);
+        let predictions = classify_all(&model, split);
+        let micros_per_inference = time_inference(&model, split);
         evaluated.push(Evaluated {
             variant: model.variant(),
             dataset: model.dataset(),
@@ -177,21 +223,11 @@ pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Resul
             micros_per_inference,
         });
     }
-    let dataset = evaluated
-        .first()
-        .map(|e| e.dataset)
-        .ok_or_else(|| Error::InvalidArgument("no models".into()))?;
-    if evaluated.iter().any(|e| e.dataset != dataset) {
-        return Err(Error::InvalidArgument(format!(
-            "{}: the models were trained on different datasets; report them one dataset at a time",
-            models_dir.display()
-        )));
-    }
-    let test = tests
-        .into_iter()
-        .next()
-        .map(|(_, s)| s)
-        .ok_or_else(|| Error::InvalidArgument("test set not loaded".into()))?;
+    let Some((dataset, test)) = test else {
+        return Err(Error::NoModels {
+            dir: models_dir.to_owned(),
+        });
+    };
 
     let mut files = Vec::new();
     let curves = out_dir.join("training-curves.png");
@@ -205,7 +241,65 @@ pub fn write_report(models_dir: &Path, data_dir: &Path, out_dir: &Path) -> Resul
     let path = out_dir.join("comparison.png");
     plot_comparison(&comparison, &path)?;
     files.push(path);
+    // Training images when the training set is there (reports usually have it), else the
+    // test images: the transforms are the same.
+    let train = match dataset::load_part(data_dir, dataset, Part::Train) {
+        Ok(train) => Some(train),
+        Err(picocnn_host::Error::DatasetMissing { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let source = train.as_ref().unwrap_or(&test);
+    let path = out_dir.join("augmented.png");
+    let first = source
+        .image_arrays()
+        .get(..AUGMENT_COLUMNS)
+        .unwrap_or_default();
+    plot_augmented(first, dataset, 0, &path)?;
+    files.push(path);
+    if dataset == Dataset::Mnist {
+        files.extend(write_heldout(&evaluated, data_dir, out_dir)?);
+    }
     Ok(Report { files, comparison })
+}
+
+/// `heldout.png`: every model's int8 accuracy per class on the held-out digits, if
+/// `data_dir` has them (nothing otherwise).
+fn write_heldout(evaluated: &[Evaluated], data_dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let Some(set) = heldout::load(data_dir)? else {
+        return Ok(Vec::new());
+    };
+    let mut results = Vec::new();
+    for e in evaluated {
+        let bytes =
+            std::fs::read(&e.files.weights).map_err(|err| Error::io(&e.files.weights, err))?;
+        let model = Model::from_bytes(&bytes).map_err(|source| picocnn_host::Error::ModelFile {
+            path: e.files.weights.clone(),
+            source,
+        })?;
+        let predictions = classify_all(&model, &set);
+        results.push(HeldOutResult {
+            name: model_stem(e).to_string(),
+            per_class: heldout::per_class(&set.labels, predictions.iter().map(|p| p.class)),
+        });
+    }
+    let path = out_dir.join("heldout.png");
+    let title = format!(
+        "{}: int8 accuracy per digit ({} images, not MNIST)",
+        heldout::NAME,
+        set.len()
+    );
+    plot_heldout(&results, &title, &path)?;
+    Ok(vec![path])
+}
+
+/// The model's file stem (`out/pool.history.json` -> `pool`), else its variant's name.
+fn model_stem(e: &Evaluated) -> &str {
+    e.files
+        .history
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(HISTORY_SUFFIX))
+        .unwrap_or(e.variant.name())
 }
 
 /// Classifies every test image with the core, spread over the machine's cores.
@@ -279,7 +373,7 @@ fn write_model_plots(e: &Evaluated, test: &Split, out_dir: &Path) -> Result<Vec<
     let names: [&str; CLASSES] = std::array::from_fn(|k| e.class_names[k].as_str());
     let who = format!(
         "{}, int8 model on {}",
-        variant_label(e.variant),
+        e.variant.title(),
         dataset_title(e.dataset)
     );
     let count = e.predictions.len().min(test.len());
@@ -323,7 +417,7 @@ fn write_model_plots(e: &Evaluated, test: &Split, out_dir: &Path) -> Result<Vec<
     let path = out_dir.join(format!("{stem}-probabilities.png"));
     let note = format!(
         "{}, int8 core: integer logits x {} (exact, one common scale)",
-        variant_label(e.variant),
+        e.variant.title(),
         format_scale(e.logit_scale)
     );
     plot_probabilities(&chosen, &names, &note, &path)?;
