@@ -306,6 +306,52 @@ else
   echo "fit check: $(grep 'do not fit' "$fit_log" | sed 's/^error: picocnn-firmware@[^:]*: //')"
 fi
 
+# The example of docs/firmware.md (firmware-sim/cortex-m/examples/minimal.rs) builds, runs
+# under QEMU and names the host's class for the first image.
+example_log=$work/example.out
+ex_images=$work/example.idx
+"$fwsim" cut --dataset mnist --data "$data" --index 0 --count 1 --out "$ex_images" \
+  --labels "${ex_images%.idx}-labels.idx" >/dev/null
+if ! env PICOCNN_FW_WEIGHTS="$(realpath "$pool")" PICOCNN_FW_IMAGES="$ex_images" \
+  PICOCNN_FW_LABELS="${ex_images%.idx}-labels.idx" CARGO_TARGET_DIR="$fw_dir/target" \
+  cargo build --release --locked --quiet --manifest-path "$fw_dir/Cargo.toml" \
+  --target thumbv7em-none-eabihf --example minimal >"$example_log" 2>&1; then
+  echo "FAIL example: the minimal example does not build:" >&2
+  grep -E 'error' "$example_log" | head -n 8 >&2
+  failures=$((failures + 1))
+elif ! timeout 60 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+  -semihosting-config enable=on,target=native \
+  -kernel "$fw_dir/target/thumbv7em-none-eabihf/release/examples/minimal" >"$example_log" 2>&1; then
+  echo "FAIL example: the minimal example failed under QEMU: $(tail -n 1 "$example_log")" >&2
+  failures=$((failures + 1))
+else
+  host_class=$("$fwsim" classify "$ex_images" --weights "$pool" --lines | awk '{ print $4 }')
+  if ! grep -q "^class $host_class," "$example_log"; then
+    echo "FAIL example: printed '$(head -n 1 "$example_log")', the host says class $host_class" >&2
+    failures=$((failures + 1))
+  else
+    echo "example (minimal.rs, Cortex-M4F): $(head -n 1 "$example_log")"
+  fi
+fi
+
+# The core on its own, as a user who vendors it gets it: copied out of the workspace with
+# the workspace's lock file (offline, so only what the lock names), built for the host and
+# for thumbv7em, its tests run. Outside the repository, where no workspace can adopt it.
+standalone=$(mktemp -d)
+trap 'rm -rf "$standalone"' EXIT
+cp -r core "$standalone/core"
+rm -rf "$standalone/core/target"
+cp Cargo.lock "$standalone/core/"
+if (cd "$standalone/core" &&
+  CARGO_TARGET_DIR="$standalone/target" cargo build --offline --quiet --target thumbv7em-none-eabihf &&
+  CARGO_TARGET_DIR="$standalone/target" cargo test --offline --quiet --lib) >"$work/standalone.log" 2>&1; then
+  echo "standalone core: builds for thumbv7em-none-eabihf and its unit tests pass outside the workspace"
+else
+  echo "FAIL standalone: core/ does not build or test on its own:" >&2
+  grep -E 'error|FAILED|panicked' "$work/standalone.log" | head -n 8 >&2
+  failures=$((failures + 1))
+fi
+
 echo
 echo "Panic-free at link time (the panic handler calls an undefined symbol):"
 for row in "${links[@]}"; do echo "$row"; done

@@ -147,9 +147,10 @@ fn run() -> Result<(), String> {
     println!("cargo::rustc-link-search={}", out.display());
     if board.riscv {
         // riscv-rt's link.x does not include memory.x itself.
-        println!("cargo::rustc-link-arg-bins=-Tmemory.x");
+        println!("cargo::rustc-link-arg=-Tmemory.x");
     }
-    println!("cargo::rustc-link-arg-bins=-Tlink.x");
+    // Every linked target: the firmware, panic-free and the examples.
+    println!("cargo::rustc-link-arg=-Tlink.x");
     println!("cargo::rustc-env=PICOCNN_FW_BOARD={}", board.name);
     Ok(())
 }
