@@ -43,6 +43,11 @@
 //! # let _ = top_class;
 //! ```
 //!
+//! In a firmware: the integration guide is `docs/firmware.md` in the repository (the
+//! Cargo line, the `dsp` feature, `memory.x`, stack and flash per variant, the panic-free
+//! check), and `firmware-sim/cortex-m/examples/minimal.rs` is a complete bare-metal
+//! example, built and run under QEMU by `scripts/firmware-check.sh`. MSRV: Rust 1.89.
+//!
 //! Modules follow the network: [`format`] (the file), [`quant`] (requantization), then
 //! the layers `conv`, `pool`, `dense`, [`softmax`], and [`model`] which fuses them.
 
