@@ -137,7 +137,8 @@ layer_patterns=(
 
 # The firmware crate is outside the workspace, so the workspace's fmt and clippy runs miss it.
 rustfmt --edition 2024 --check "$fw_dir/src/main.rs" "$fw_dir/src/bin/panic_free.rs" \
-  "$fw_dir/src/board/arm.rs" "$fw_dir/src/board/riscv.rs" "$fw_dir/build.rs"
+  "$fw_dir/src/board/arm.rs" "$fw_dir/src/board/riscv.rs" "$fw_dir/build.rs" \
+  "$fw_dir/examples/minimal.rs"
 first_images=$work/lint-images.idx
 "$fwsim" cut --dataset "$("$fwsim" info --weights "$pool" | awk '$1 == "dataset:" { print $2 }')" \
   --data "$data" --index 0 --count 1 --out "$first_images" --labels "${first_images%.idx}-labels.idx" >/dev/null
@@ -145,7 +146,8 @@ for target in thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
   env PICOCNN_FW_WEIGHTS="$(realpath "$pool")" PICOCNN_FW_IMAGES="$first_images" \
     PICOCNN_FW_LABELS="${first_images%.idx}-labels.idx" CARGO_TARGET_DIR="$fw_dir/target" \
     cargo clippy --release --locked --quiet --manifest-path "$fw_dir/Cargo.toml" \
-    --target "$target" --bins -- -D warnings
+    --target "$target" --bins $([ "$target" = thumbv7em-none-eabihf ] && echo --examples) \
+    -- -D warnings
 done
 
 failures=0

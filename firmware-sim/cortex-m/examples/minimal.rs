@@ -50,7 +50,11 @@ fn main() -> ! {
     };
     // Class and integer logits; cannot fail.
     let logits = model.infer(image, SCRATCH);
-    let name = model.class_names().get(logits.class).copied().unwrap_or("?");
+    let name = model
+        .class_names()
+        .get(logits.class)
+        .copied()
+        .unwrap_or("?");
     hprintln!("{} ({})", logits, name);
     exit(true)
 }
