@@ -77,6 +77,7 @@ fn expected_problem(name: &str) -> &'static [&'static str] {
         "weights-header-only.bin" | "weights-absurd-length.bin" => &["truncated", "announces"],
         "weights-version-99.bin" => &["format 99", "version 99", "newer"],
         "weights-version-1.bin" => &["format 1", "version 1", "retrain or re-export"],
+        "weights-minus-128.bin" => &["conv.weights holds the weight -128"],
         "picture-png-huge-dims.png" | "picture-pgm-huge-dims.pgm" => &["sides must be"],
         "picture-png-zero-width.png" => &["bad png"],
         "picture-png-truncated.png" => &["bad png"],
@@ -359,6 +360,10 @@ fn derived_bad_models(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static [&'st
     version_1[4] = 1;
     let version_1 = fix_crc(version_1);
     let nan = f32::NAN;
+    // One hidden weight set to -128 (0x80), outside the format's -127..=127.
+    let mut minus_128 = ModelFile::decode(good).unwrap().hidden.weights.to_vec();
+    minus_128[4321] = 0x80;
+    let minus_128: &'static [u8] = minus_128.leak();
     vec![
         ("truncated-half", good[..n / 2].to_vec(), &["truncated"][..]),
         ("truncated-crc", good[..n - 1].to_vec(), &["truncated"]),
@@ -414,6 +419,11 @@ fn derived_bad_models(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static [&'st
             "input-zero-point-0",
             reencoded(good, |f| f.input_zero_point = 0),
             &["input_zero_point"],
+        ),
+        (
+            "hidden-weight-minus-128",
+            reencoded(good, |f| f.hidden.weights = minus_128),
+            &["hidden.weights holds the weight -128 (at byte 4321)"],
         ),
         (
             "negative-multiplier",

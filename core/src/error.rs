@@ -59,6 +59,16 @@ pub enum Error {
         /// Which parameter, e.g. `"hidden.shift"`.
         what: &'static str,
     },
+    /// A weight is -128, outside the range `-127..=127` the format allows (quantization is
+    /// symmetric; no exporter writes it). Checked by
+    /// [`Model::from_bytes`](crate::Model::from_bytes), not by
+    /// [`Model::from_trusted_bytes`](crate::Model::from_trusted_bytes).
+    ModelWeightRange {
+        /// Which layer's weights, e.g. `"hidden.weights"`.
+        tensor: &'static str,
+        /// Position of the first such weight in the tensor, in file order.
+        index: usize,
+    },
     /// A tensor's length does not match the shape its variant requires.
     ShapeMismatch {
         /// Which tensor, e.g. `"hidden.weights"`.
@@ -115,6 +125,11 @@ impl fmt::Display for Error {
             Error::ModelQuantization { what } => {
                 write!(f, "model quantization parameter {what} is out of range")
             }
+            Error::ModelWeightRange { tensor, index } => write!(
+                f,
+                "model tensor {tensor} holds the weight -128 (at byte {index}); int8 weights \
+                 must be in -127..=127"
+            ),
             Error::ShapeMismatch {
                 tensor,
                 expected,
