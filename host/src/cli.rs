@@ -17,7 +17,8 @@ use crate::error::Error;
 
 /// Exit statuses of `trainer` and `firmware-sim`.
 pub mod exit {
-    /// The check ran and found a difference (`firmware-sim verify`: core and host disagree).
+    /// The check ran and found a difference (`firmware-sim verify`: core and host disagree,
+    /// or the int8 model's accuracy falls more than `--max-drop` below the f32 model's).
     pub const MISMATCH: u8 = 1;
     /// Bad arguments, bad input files, an unsupported CPU: one line on stderr says which.
     pub const USAGE: u8 = 2;
