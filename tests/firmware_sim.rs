@@ -303,6 +303,47 @@ fn verify_fails_when_the_int8_accuracy_falls_below_the_f32_accuracy() {
     }
 }
 
+/// `classify` warns once, on stderr, when the model gives a blank and a full image the
+/// same logits (output multipliers 0: all logits 0; conv zero point 127: every
+/// activation saturated), and classifies as usual; a trained model gets no warning.
+#[test]
+fn classify_warns_once_about_a_model_that_cannot_tell_classes_apart() {
+    let (images, _) = cut("warn", 10, 3);
+    let cases = [
+        (
+            forged("all-logits-zero", |f| f.output.multiplier = &[0; 40]),
+            "all ten logits are equal on a blank and on a full image",
+        ),
+        (
+            forged("conv-zero-point-127", |f| f.conv.out_zero_point = 127),
+            "a blank and a full image get the same logits",
+        ),
+    ];
+    for (weights, problem) in &cases {
+        for format in ["--lines", "--json"] {
+            let out = firmware_sim(&[
+                "classify",
+                path(&images),
+                "--weights",
+                path(weights),
+                format,
+            ]);
+            let stderr = text(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(text(&out.stdout).lines().count(), 3);
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.starts_with(&format!("warning: {}: {problem}: ", weights.display())),
+                "{stderr}"
+            );
+            assert!(stderr.contains("cannot tell classes apart"), "{stderr}");
+        }
+    }
+    let out = firmware_sim(&["classify", path(&images), "--weights", path(pool_model())]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "");
+}
+
 /// One flipped bit in the middle of the weights: refused before anything runs.
 #[test]
 fn corrupted_weights_are_refused_in_one_line() {

@@ -183,6 +183,16 @@ fn classify(
         inputs.extend(images::load(path, model.dataset())?);
     }
     let mut device = Device::new(model);
+    if let Some(problem) = device.degenerate() {
+        // A warning, not an error: the classes are printed as computed. stderr may be
+        // closed too; the warning is then lost, never a panic.
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: {}: {problem}: this model cannot tell classes apart (compare it with \
+             its f32 model: firmware-sim verify)",
+            cli::escaped(&weights.path().display().to_string())
+        );
+    }
     let mut total = Duration::ZERO;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (index, image) in inputs.iter().enumerate() {
