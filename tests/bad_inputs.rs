@@ -75,6 +75,7 @@ fn expected_problem(name: &str) -> &'static [&'static str] {
         "weights-empty.bin" => &["not a picocnn model", "truncated", "empty"],
         "weights-not-a-model.bin" | "weights-idx-file.bin" => &["not a picocnn model"],
         "weights-header-only.bin" | "weights-absurd-length.bin" => &["truncated", "announces"],
+        "weights-header-bad-varint.bin" => &["model file header is damaged"],
         "weights-version-99.bin" => &["format 99", "version 99", "newer"],
         "weights-version-1.bin" => &["format 1", "version 1", "retrain or re-export"],
         "weights-minus-128.bin" => &["conv.weights holds the weight -128"],
@@ -87,6 +88,7 @@ fn expected_problem(name: &str) -> &'static [&'static str] {
         "picture-pgm-bad-header.pgm" => &["header"],
         "ckpt-empty.ckpt" => &["empty"],
         "ckpt-not-a-checkpoint.ckpt" => &["magic"],
+        "ckpt-header-bad-varint.ckpt" => &["checkpoint header is damaged"],
         other => panic!("{other}: add the problem it must report to expected_problem()"),
     }
 }

@@ -22,6 +22,9 @@ pub enum Error {
     },
     /// The file ends before the model (or its trailing checksum) is complete.
     ModelTruncated,
+    /// The header's version or payload length is not a valid varint (too long, or too
+    /// large for its type): the first bytes are damaged; no checksum was computed yet.
+    ModelHeader,
     /// The stored CRC32 does not match the file's contents: the file is corrupted.
     ModelChecksum {
         /// Checksum stored at the end of the file.
@@ -104,6 +107,9 @@ impl fmt::Display for Error {
                  use a picocnn that reads version {found}"
             ),
             Error::ModelTruncated => f.write_str("model file is truncated"),
+            Error::ModelHeader => f.write_str(
+                "model file header is damaged: its version or length is not a valid varint",
+            ),
             Error::ModelChecksum { stored, computed } => write!(
                 f,
                 "model file is corrupted (CRC32 stored {stored:#010x}, computed {computed:#010x})"

@@ -108,21 +108,21 @@ impl Header {
 /// # Errors
 /// [`Error::ModelBadMagic`] if the bytes (even fewer than 4) do not start with `magic`,
 /// [`Error::ModelVersion`] for another version, [`Error::ModelTruncated`] if the header
-/// is incomplete, [`Error::ModelMalformed`] for a varint that is too long.
+/// is incomplete, [`Error::ModelHeader`] for a varint that is too long or too large.
 pub fn read_header(bytes: &[u8], magic: [u8; 4], version: u16) -> Result<Header> {
     let prefix = bytes.get(..magic.len()).unwrap_or(bytes);
     if magic.get(..prefix.len()) != Some(prefix) {
         return Err(Error::ModelBadMagic);
     }
     let rest = bytes.get(magic.len()..).ok_or(Error::ModelTruncated)?;
-    let (found, rest) = postcard::take_from_bytes::<u16>(rest).map_err(decode_error)?;
+    let (found, rest) = postcard::take_from_bytes::<u16>(rest).map_err(header_error)?;
     if found != version {
         return Err(Error::ModelVersion {
             found,
             expected: version,
         });
     }
-    let (length, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
+    let (length, rest) = postcard::take_from_bytes::<u32>(rest).map_err(header_error)?;
     Ok(Header {
         version: found,
         payload_start: bytes.len() - rest.len(),
@@ -426,10 +426,13 @@ impl<'a> ModelFile<'a> {
     }
 }
 
-fn decode_error(error: postcard::Error) -> Error {
+/// A header field that postcard cannot read: cut short, or not a varint of its type.
+/// (Not [`Error::ModelMalformed`], which says the checksum matched: the header is read
+/// before anything is checksummed.)
+fn header_error(error: postcard::Error) -> Error {
     match error {
         postcard::Error::DeserializeUnexpectedEnd => Error::ModelTruncated,
-        _ => Error::ModelMalformed,
+        _ => Error::ModelHeader,
     }
 }
 

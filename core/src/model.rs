@@ -250,10 +250,10 @@ impl<'a> Model<'a> {
     ///
     /// # Errors
     /// [`Error::ModelBadMagic`], [`Error::ModelVersion`], [`Error::ModelTruncated`],
-    /// [`Error::ModelChecksum`], [`Error::ModelMalformed`], [`Error::ModelTrailingBytes`],
-    /// [`Error::ModelVariant`], [`Error::ModelDataset`], [`Error::ModelDimension`],
-    /// [`Error::ShapeMismatch`], [`Error::ModelQuantization`] or
-    /// [`Error::ModelWeightRange`].
+    /// [`Error::ModelHeader`], [`Error::ModelChecksum`], [`Error::ModelMalformed`],
+    /// [`Error::ModelTrailingBytes`], [`Error::ModelVariant`], [`Error::ModelDataset`],
+    /// [`Error::ModelDimension`], [`Error::ShapeMismatch`], [`Error::ModelQuantization`]
+    /// or [`Error::ModelWeightRange`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
         let file = ModelFile::decode_with(bytes, Integrity::Crc)?;
         check_weight_range(&file)?;

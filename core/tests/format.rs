@@ -118,6 +118,17 @@ fn header_errors_are_typed() {
         Error::ModelTruncated
     );
     assert_eq!(Model::from_bytes(b"PX").unwrap_err(), Error::ModelBadMagic);
+    // A header whose length (or version) is not a varint: damaged before any checksum,
+    // which the message must not claim to have matched.
+    for header in [
+        &b"PCNN\x02\xff\xff\xff\xff\xff\xff"[..],
+        b"PCNN\x02\x80\x80\x80\x80\x80\x80",
+        b"PCNN\xff\xff\xff\x02\x00\x00\x00",
+    ] {
+        let error = Model::from_bytes(header).unwrap_err();
+        assert_eq!(error, Error::ModelHeader, "{header:x?}");
+        assert!(!error.to_string().contains("checksum"), "{error}");
+    }
     assert_eq!(
         Model::from_bytes(b"\x89PNG....").unwrap_err(),
         Error::ModelBadMagic

@@ -124,6 +124,8 @@ FILES = {
     "weights-empty.bin": b"",
     "weights-not-a-model.bin": b"GIF89a" + bytes(58),
     "weights-header-only.bin": b"PCNN\x02\xb0\xa1\x2a",
+    # 11 bytes: the length varint never ends (its sixth byte still has the top bit set).
+    "weights-header-bad-varint.bin": b"PCNN\x02\xff\xff\xff\xff\xff\xff",
     "weights-version-99.bin": b"PCNN\x63\x10" + bytes(20),
     "weights-absurd-length.bin": b"PCNN\x02\xff\xff\xff\xff\x0f" + bytes(32),
     "weights-version-1.bin": b"PCNN\x01\xb0\xa1\x2a" + bytes(20),
@@ -145,6 +147,7 @@ FILES = {
     # f32 checkpoints
     "ckpt-empty.ckpt": b"",
     "ckpt-not-a-checkpoint.ckpt": b"not a checkpoint at all, just text\n",
+    "ckpt-header-bad-varint.ckpt": b"PCKP\x02\xff\xff\xff\xff\xff\xff",
 }
 
 for name, data in FILES.items():
