@@ -850,6 +850,42 @@ fn trainer_rejects_bad_resume_files() {
     report.check(cases.len());
 }
 
+/// Usage errors name what is missing, in one line with status 2: a bare `firmware-sim`
+/// (clap's message was the program's description) lists its subcommands; `trainer
+/// report` and `trainer evaluate` without their argument name it and show the usage.
+#[test]
+fn usage_errors_name_what_is_missing_in_one_line() {
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "firmware-sim",
+            &[],
+            "error: firmware-sim needs a subcommand, one of: classify, verify, cut, summary, \
+             info (see --help)",
+        ),
+        (
+            "trainer",
+            &["report"],
+            "error: missing argument <MODELS>; usage: trainer report <MODELS> (see --help)",
+        ),
+        (
+            "trainer",
+            &["evaluate"],
+            "error: missing argument <CKPT>; usage: trainer evaluate <CKPT> (see --help)",
+        ),
+    ];
+    for (program, args, expected) in cases {
+        let output = Command::new(bin_path(program)).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{program} {args:?}: {stderr}"
+        );
+        assert_eq!(stderr, format!("{expected}\n"), "{program} {args:?}");
+        assert!(output.stdout.is_empty(), "{program} {args:?}");
+    }
+}
+
 /// `mkfifo path`: a FIFO stands for every special file (a device node behaves the same for
 /// the check, and the tests must not touch system state such as `/dev/null`).
 fn make_fifo(path: &Path) {
