@@ -886,6 +886,71 @@ fn usage_errors_name_what_is_missing_in_one_line() {
     }
 }
 
+/// A folder where a dataset file should be is named as a directory, not as a file that
+/// was not found, by the trainer (training images) and by verify and cut (test images).
+#[test]
+fn a_directory_in_place_of_a_dataset_file_is_named_as_one() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let weights = fx.good_model("model");
+    let out = fx.path("out/weights.bin");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let runs: [(&str, &str); 3] = [
+        ("trainer", TRAIN_IMAGES),
+        ("verify", TEST_LABELS),
+        ("cut", TEST_IMAGES),
+    ];
+    for (tool, role) in runs {
+        let dir = fx.dataset(&format!("data-{tool}"));
+        let folder = dir.join("mnist").join(role);
+        std::fs::remove_file(&folder).unwrap();
+        std::fs::create_dir(&folder).unwrap();
+        let (program, args) = match tool {
+            "trainer" => (
+                "trainer",
+                vec![
+                    os("--epochs"),
+                    os("1"),
+                    os("--data"),
+                    dir.as_os_str(),
+                    os("--out"),
+                    out.as_os_str(),
+                ],
+            ),
+            "verify" => (
+                "firmware-sim",
+                vec![
+                    os("verify"),
+                    os("--weights"),
+                    weights.as_os_str(),
+                    os("--data"),
+                    dir.as_os_str(),
+                ],
+            ),
+            _ => (
+                "firmware-sim",
+                vec![
+                    os("cut"),
+                    os("--data"),
+                    dir.as_os_str(),
+                    os("--index"),
+                    os("0"),
+                    os("--out"),
+                    os("cut.idx"),
+                ],
+            ),
+        };
+        fx.expect_rejected(
+            &mut report,
+            program,
+            &args,
+            &folder,
+            &["is a directory, not a dataset file"],
+        );
+    }
+    report.check(3);
+}
+
 /// `mkfifo path`: a FIFO stands for every special file (a device node behaves the same for
 /// the check, and the tests must not touch system state such as `/dev/null`).
 fn make_fifo(path: &Path) {

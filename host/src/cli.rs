@@ -114,7 +114,7 @@ pub fn check_output_path(path: &Path) -> crate::Result<()> {
 }
 
 /// What a non-regular file is, in the words of an error message.
-fn kind_of(file_type: std::fs::FileType) -> &'static str {
+pub(crate) fn kind_of(file_type: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;

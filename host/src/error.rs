@@ -33,6 +33,15 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A dataset file's path names a directory (or another kind of non-regular file).
+    #[error("{}: {what}, not a dataset file", path.display())]
+    DatasetNotAFile {
+        /// The path of the dataset file.
+        path: PathBuf,
+        /// What is there, e.g. `is a directory`.
+        what: &'static str,
+    },
+
     /// An IDX file is shorter than its 8- or 16-byte header.
     #[error("{}: not an IDX file: {len} bytes is shorter than the {needed}-byte header", path.display())]
     IdxTooShort {
