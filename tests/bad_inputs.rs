@@ -951,6 +951,41 @@ fn a_directory_in_place_of_a_dataset_file_is_named_as_one() {
     report.check(3);
 }
 
+/// A training file of one image leaves nothing to train on once the validation tenth is
+/// held out: the message names the file, not only the split.
+#[test]
+fn a_training_set_too_small_to_split_names_its_file() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let dir = fx.dataset("data-one");
+    let images = dir.join("mnist").join(TRAIN_IMAGES);
+    let one = Images {
+        count: 1,
+        rows: 28,
+        cols: 28,
+        pixels: fx.train.images[..784].to_vec(),
+    };
+    idx::write_images(&images, &one).unwrap();
+    idx::write_labels(&dir.join("mnist").join(TRAIN_LABELS), &fx.train.labels[..1]).unwrap();
+    let out = fx.path("out/weights.bin");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    fx.expect_rejected(
+        &mut report,
+        "trainer",
+        &[
+            os("--epochs"),
+            os("1"),
+            os("--data"),
+            dir.as_os_str(),
+            os("--out"),
+            out.as_os_str(),
+        ],
+        &images,
+        &["1 training image is too few to hold out a validation split of 0.1"],
+    );
+    report.check(1);
+}
+
 /// `mkfifo path`: a FIFO stands for every special file (a device node behaves the same for
 /// the check, and the tests must not touch system state such as `/dev/null`).
 fn make_fifo(path: &Path) {

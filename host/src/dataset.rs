@@ -181,7 +181,7 @@ pub fn load(dir: &Path, which: Dataset) -> Result<Data> {
 /// non-regular file; any error of [`idx::read_images`] / [`idx::read_labels`]; [`Error::ImageSize`] if the
 /// images are not 28x28; [`Error::CountMismatch`] if images and labels differ in number.
 pub fn load_part(dir: &Path, which: Dataset, part: Part) -> Result<Split> {
-    let images_path = find_file(dir, which, part, "images-idx3")?;
+    let images_path = images_path(dir, which, part)?;
     let labels_path = find_file(dir, which, part, "labels-idx1")?;
     let images = idx::read_network_images(&images_path)?;
     let labels = idx::read_labels(&labels_path)?;
@@ -194,6 +194,15 @@ pub fn load_part(dir: &Path, which: Dataset, part: Part) -> Result<Split> {
         });
     }
     Split::new(images.pixels, labels)
+}
+
+/// The images file of one part of `which` in `dir` (raw or `.gz`), as [`load_part`] finds
+/// it: for messages about its contents.
+///
+/// # Errors
+/// As [`load_part`] when it looks for the file.
+pub fn images_path(dir: &Path, which: Dataset, part: Part) -> Result<PathBuf> {
+    find_file(dir, which, part, "images-idx3")
 }
 
 /// The path of one dataset file: the raw name if it exists, else the `.gz` name. Whatever
@@ -263,6 +272,11 @@ mod tests {
             assert_eq!(s.len(), 5);
         }
         assert!(s.split_off_validation(0.0).unwrap().is_empty());
+        let mut one = numbered(1);
+        assert_eq!(
+            one.split_off_validation(0.1).unwrap_err().to_string(),
+            "a validation split of 0.1 leaves no image on one side of 1 training image"
+        );
     }
 
     #[test]

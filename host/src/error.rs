@@ -257,12 +257,33 @@ pub enum Error {
 
     /// A validation fraction outside `[0, 1)`, or one that leaves the training or the
     /// validation side without images.
-    #[error("validation split {fraction} of {images} training images leaves one side empty")]
+    #[error(
+        "a validation split of {fraction} leaves no image on one side of {images} training \
+         image{}",
+        if *.images == 1 { "" } else { "s" }
+    )]
     ValidationSplit {
         /// The fraction asked for.
         fraction: f64,
         /// Training images available.
         images: usize,
+    },
+
+    /// A training images file with too few images to hold out the validation split and
+    /// still train on the rest ([`ValidationSplit`](Error::ValidationSplit), with the file).
+    #[error(
+        "{}: {images} training image{} too few to hold out a validation split of {fraction} \
+         and train on the rest",
+        path.display(),
+        if *.images == 1 { " is" } else { "s are" }
+    )]
+    TooFewTrainingImages {
+        /// The training images file.
+        path: PathBuf,
+        /// Images it holds.
+        images: usize,
+        /// The validation fraction.
+        fraction: f64,
     },
 
     /// Calibration was asked to look at no image.
