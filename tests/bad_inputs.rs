@@ -986,6 +986,128 @@ fn a_training_set_too_small_to_split_names_its_file() {
     report.check(1);
 }
 
+/// A resume file that fits the run (same data, options and position) but holds values no
+/// run writes (NaN, a negative second moment, Adam constants out of range, an absurd
+/// tally or record) is named as damaged before training, not blamed on the learning
+/// rate after it diverges; the same file undamaged resumes and finishes.
+#[test]
+fn a_damaged_resume_file_is_named_as_damaged() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let data = fx.dataset("data");
+    // The run below trains on the first 270 of the fixture's 300 images (a tenth is
+    // held out for validation).
+    let fitting = trainer::train::TrainState {
+        seed: 0,
+        batch: 32,
+        learning_rate: 1e-3,
+        recipe: Default::default(),
+        train_images: 270,
+        train_labels_crc: crc32(&fx.train.labels[..270]),
+        epoch: 1,
+        batches_done: 2,
+        tally: trainer::network::Tally {
+            loss: 150.0,
+            correct: 10,
+            count: 64,
+        },
+        seconds: 0.1,
+        records: Vec::new(),
+        params: trainer::train::init_params(Variant::NoPool, 0),
+        adam: trainer::optim::Adam::keras(Variant::NoPool),
+    };
+    let damaged = |edit: fn(&mut trainer::train::TrainState)| {
+        let mut state = fitting.clone();
+        edit(&mut state);
+        trainer::resume::to_bytes(&state).unwrap()
+    };
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        (
+            "nan-weight.resume",
+            damaged(|s| s.params.hidden_w[7] = f32::NAN),
+            &["resume file is damaged: a weight is not a finite number"],
+        ),
+        (
+            "negative-moment.resume",
+            damaged(|s| s.adam.v.conv_w[3] = -1.0),
+            &["resume file is damaged: an adam second moment is negative or not a finite number"],
+        ),
+        (
+            "beta1-1.resume",
+            damaged(|s| s.adam.beta1 = 1.0),
+            &["resume file is damaged: adam's beta1 is outside [0, 1)"],
+        ),
+        (
+            "epsilon-0.resume",
+            damaged(|s| s.adam.epsilon = 0.0),
+            &["resume file is damaged: adam's epsilon is not a positive number"],
+        ),
+        (
+            "nan-tally.resume",
+            damaged(|s| s.tally.loss = f64::NAN),
+            &["resume file is damaged: the epoch's loss or counts are out of range"],
+        ),
+        (
+            "nan-record.resume",
+            damaged(|s| {
+                s.epoch = 2;
+                s.records = vec![trainer::history::EpochRecord {
+                    epoch: 1,
+                    train_loss: 0.3,
+                    train_accuracy: 0.9,
+                    val_loss: f64::NAN,
+                    val_accuracy: 0.9,
+                    seconds: 1.0,
+                }];
+            }),
+            &["resume file is damaged: the record of a finished epoch holds a value no run"],
+        ),
+        (
+            "negative-seconds.resume",
+            damaged(|s| s.seconds = -5.0),
+            &["resume file is damaged: its training time is not a duration"],
+        ),
+    ];
+    let out = fx.path("out/weights.bin");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let args = |resume: &Path| -> Vec<std::ffi::OsString> {
+        [
+            os("--epochs"),
+            os("1"),
+            os("--data"),
+            data.as_os_str(),
+            os("--out"),
+            out.as_os_str(),
+            os("--resume"),
+            resume.as_os_str(),
+        ]
+        .map(OsStr::to_owned)
+        .to_vec()
+    };
+    for (name, bytes, problems) in &cases {
+        let bad = fx.write(&format!("resume/{name}"), bytes);
+        let args = args(&bad);
+        let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        fx.expect_rejected(&mut report, "trainer", &args, &bad, problems);
+    }
+    report.check(cases.len());
+    // The control: the same state, undamaged, resumes and finishes.
+    let good = fx.write(
+        "resume/good.resume",
+        &trainer::resume::to_bytes(&fitting).unwrap(),
+    );
+    let run = Command::new(bin_path("trainer"))
+        .args(args(&good))
+        .current_dir(fx.root.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 /// `mkfifo path`: a FIFO stands for every special file (a device node behaves the same for
 /// the check, and the tests must not touch system state such as `/dev/null`).
 fn make_fifo(path: &Path) {

@@ -209,8 +209,10 @@ pub enum Error {
         limit: usize,
     },
 
-    /// A checkpoint whose frame is sound but whose contents are not a usable model.
-    #[error("{}: not a usable checkpoint: {problem}", path.display())]
+    /// A checkpoint whose frame and checksum are sound but whose contents no run writes
+    /// (the trainer checks the weights are finite before saving): damaged before it was
+    /// checksummed, or forged.
+    #[error("{}: checkpoint is damaged: {problem}", path.display())]
     CheckpointContents {
         /// The `.ckpt` file.
         path: PathBuf,
