@@ -1108,6 +1108,72 @@ fn a_damaged_resume_file_is_named_as_damaged() {
     );
 }
 
+/// Files read whole are bounded before they are read: a PGM over 64 MiB (`classify`), a
+/// training history over 16 MiB or a device that never ends (`trainer report`). Sparse
+/// files stand for the large ones: refused from their size, they cost no disk.
+#[test]
+fn oversized_pictures_and_histories_are_refused_before_they_are_read() {
+    let fx = Fixture::new();
+    let mut report = Report::default();
+    let weights = fx.good_model("model");
+    let sparse = |rel: &str, start: &[u8], len: u64| {
+        let path = fx.write(rel, start);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+        path
+    };
+    let pgm = sparse("huge.pgm", b"P5 28 28 255\n", (64 << 20) + 1);
+    fx.expect_rejected(
+        &mut report,
+        "firmware-sim",
+        &[
+            os("classify"),
+            pgm.as_os_str(),
+            os("--weights"),
+            weights.as_os_str(),
+        ],
+        &pgm,
+        &["larger than the 64 mib a pgm picture may have; not read"],
+    );
+    let data = fx.dataset("data");
+    let mut histories = vec![sparse(
+        "big/pool.history.json",
+        b"{\"variant\": ",
+        (16 << 20) + 1,
+    )];
+    #[cfg(unix)]
+    {
+        let endless = fx.path("endless/pool.history.json");
+        std::fs::create_dir_all(endless.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &endless).unwrap();
+        histories.push(endless);
+    }
+    for history in &histories {
+        let models = history.parent().unwrap();
+        std::fs::write(models.join("pool.bin"), &fx.model).unwrap();
+        let plots = models.join("plots");
+        fx.expect_rejected(
+            &mut report,
+            "trainer",
+            &[
+                os("report"),
+                models.as_os_str(),
+                os("--out"),
+                plots.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+            ],
+            history,
+            &["larger than the 16 mib a training history may have; not read"],
+        );
+    }
+    report.check(1 + histories.len());
+}
+
 /// `mkfifo path`: a FIFO stands for every special file (a device node behaves the same for
 /// the check, and the tests must not touch system state such as `/dev/null`).
 fn make_fifo(path: &Path) {

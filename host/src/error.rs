@@ -209,6 +209,22 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A file larger than any file of its kind may be, refused without being read whole
+    /// (see [`crate::bounded::read`]).
+    #[error(
+        "{}: larger than the {} MiB a {what} may have; not read",
+        path.display(),
+        limit >> 20
+    )]
+    FileOverLimit {
+        /// The file.
+        path: PathBuf,
+        /// Its kind, e.g. `PGM picture`.
+        what: &'static str,
+        /// The most a file of this kind may hold, in bytes (a whole number of MiB).
+        limit: u64,
+    },
+
     /// A checkpoint whose frame and checksum are sound but whose contents no run writes
     /// (the trainer checks the weights are finite before saving): damaged before it was
     /// checksummed, or forged.

@@ -20,6 +20,10 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+/// The largest history file read (16 MiB): one is read whole, and a real one holds about
+/// 200 bytes per epoch.
+pub const MAX_HISTORY_BYTES: u64 = 16 << 20;
+
 /// The largest loss a history may hold: far above any real one, and small enough that
 /// the plots' axes stay finite and their tick loops short.
 pub const MAX_LOSS: f64 = 1e6;

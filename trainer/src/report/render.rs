@@ -93,9 +93,13 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
 /// Reads a training history written by the trainer.
 ///
 /// # Errors
-/// [`picocnn_host::Error::Io`] if it cannot be read, [`Error::HistoryFile`] if it is not a history.
+/// [`picocnn_host::Error::Io`] if it cannot be read,
+/// [`picocnn_host::Error::FileOverLimit`] if it is larger than
+/// [`MAX_HISTORY_BYTES`](crate::history::MAX_HISTORY_BYTES), [`Error::HistoryFile`] if it
+/// is not a history.
 pub fn read_history(path: &Path) -> Result<History> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes =
+        picocnn_host::bounded::read(path, "training history", crate::history::MAX_HISTORY_BYTES)?;
     let history: History = serde_json::from_slice(&bytes).map_err(|source| Error::HistoryFile {
         path: path.to_path_buf(),
         source,
