@@ -44,29 +44,18 @@ impl EpochRecord {
     /// `[0, MAX_LOSS]`, an accuracy outside `[0, 1]`, a negative or non-finite duration.
     /// `None` for a plausible record.
     pub fn implausible(&self) -> Option<Implausible> {
-        let loss = |v: f64| (0.0..=MAX_LOSS).contains(&v);
-        let accuracy = |v: f64| (0.0..=1.0).contains(&v);
-        let duration = |v: f64| v.is_finite() && v >= 0.0;
-        let checks: [(&'static str, f64, &dyn Fn(f64) -> bool, &'static str); 5] = [
-            ("train_loss", self.train_loss, &loss, "within [0, 1e6]"),
-            ("val_loss", self.val_loss, &loss, "within [0, 1e6]"),
-            (
-                "train_accuracy",
-                self.train_accuracy,
-                &accuracy,
-                "within [0, 1]",
-            ),
-            (
-                "val_accuracy",
-                self.val_accuracy,
-                &accuracy,
-                "within [0, 1]",
-            ),
-            ("seconds", self.seconds, &duration, "a duration"),
+        // Every check is `0 <= value <= max`, which NaN fails; a duration's max is the
+        // largest finite f64.
+        let fields = [
+            ("train_loss", self.train_loss, MAX_LOSS, "within [0, 1e6]"),
+            ("val_loss", self.val_loss, MAX_LOSS, "within [0, 1e6]"),
+            ("train_accuracy", self.train_accuracy, 1.0, "within [0, 1]"),
+            ("val_accuracy", self.val_accuracy, 1.0, "within [0, 1]"),
+            ("seconds", self.seconds, f64::MAX, "a duration"),
         ];
-        checks
+        fields
             .into_iter()
-            .find(|(_, value, fits, _)| !fits(*value))
+            .find(|&(_, value, max, _)| !(0.0..=max).contains(&value))
             .map(|(name, value, _, expected)| Implausible {
                 name,
                 value,
