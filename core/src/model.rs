@@ -268,8 +268,8 @@ impl<'a> Model<'a> {
     /// protects the inference: they tell whether the bytes are the ones the exporter
     /// wrote. A -128 weight (never exported: quantization is symmetric) cannot make an
     /// accumulator overflow ([`BIAS_LIMIT`] allows for it) nor an index go out of
-    /// bounds; it only gives a wrong number, as a flipped bit the CRC would have caught
-    /// does. Everything the loops rely on (header, lengths, codes, dimensions, shapes,
+    /// bounds; like a flipped bit that the CRC would have caught, it only gives wrong
+    /// numbers. Everything the loops rely on (header, lengths, codes, dimensions, shapes,
     /// parameter ranges) is checked as by `from_bytes`, so damaged bytes still give an
     /// error or wrong numbers, never a panic or an out-of-bounds read.
     ///
@@ -468,8 +468,9 @@ impl<'a> Model<'a> {
 mod tests {
     use super::*;
 
-    /// The word-wise scan against the obvious byte-wise one, for -128 at every position of
-    /// words and tails, among neighbours that look like it (0x7f, 0x81, 0x00, 0xff, 0x01).
+    /// The word-wise scan finds the first -128 at every position of whole words and of the
+    /// tail, among neighbours that look like it (0x7f, 0x81, 0x00, 0xff, 0x01), and
+    /// finds nothing in any other byte value.
     #[test]
     fn the_weight_scan_finds_the_first_minus_128_and_nothing_else() {
         let mut others = [0u8; 255];
