@@ -232,6 +232,116 @@ fn verify_finds_core_and_reference_identical_on_the_whole_test_set() {
         .and_then(|p| p.parse::<f64>().ok())
         .unwrap();
     assert!(agreement >= 99.0, "{stdout}");
+    assert!(
+        stdout.contains("(at most 1.00 pp allowed, --max-drop)"),
+        "{stdout}"
+    );
+}
+
+/// The trained model's weights re-encoded after `edit` (valid CRC), as `<name>.bin`, with
+/// the trained f32 checkpoint beside it: a degenerate int8 model that the format accepts.
+fn forged(name: &str, edit: impl FnOnce(&mut picocnn::format::ModelFile<'_>)) -> PathBuf {
+    let model = pool_model();
+    let good = std::fs::read(model).unwrap();
+    let mut file = picocnn::format::ModelFile::decode(&good).unwrap();
+    edit(&mut file);
+    let mut bytes = vec![0u8; good.len() + 1024];
+    let len = file.encode(&mut bytes).unwrap();
+    let out = work_dir().join(format!("{name}.bin"));
+    std::fs::write(&out, &bytes[..len]).unwrap();
+    std::fs::copy(model.with_extension("ckpt"), out.with_extension("ckpt")).unwrap();
+    out
+}
+
+/// An int8 model whose output multipliers are 0 gives every image the logits 0, class 0
+/// (about 10 % right), exactly as the host int8 reference does: logits identical, but
+/// the accuracy falls far below the f32 model's, and `verify` exits 1 saying so. The
+/// limit is an option, validated.
+#[test]
+fn verify_fails_when_the_int8_accuracy_falls_below_the_f32_accuracy() {
+    let silent = forged("silent-output", |f| f.output.multiplier = &[0; 40]);
+    let out = firmware_sim(&["verify", "--weights", path(&silent), "--limit", "1000"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("integer logits identical: 1000/1000"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pp below f32, more than the 1.00 pp allowed (--max-drop)"),
+        "{stdout}"
+    );
+    let out = firmware_sim(&[
+        "verify",
+        "--weights",
+        path(&silent),
+        "--limit",
+        "1000",
+        "--max-drop",
+        "95",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("(at most 95.00 pp allowed, --max-drop)"),
+        "{stdout}"
+    );
+    for bad in [
+        "--max-drop=-1",
+        "--max-drop=nan",
+        "--max-drop=inf",
+        "--max-drop=x",
+    ] {
+        let out = firmware_sim(&["verify", "--weights", path(&silent), bad]);
+        assert_one_line_error(
+            &out,
+            &[
+                "--max-drop",
+                "a finite number of percentage points, 0 or more",
+            ],
+        );
+    }
+}
+
+/// `classify` warns once, on stderr, when the model gives a blank and a full image the
+/// same logits (output multipliers 0: all logits 0; conv zero point 127: every
+/// activation saturated), and classifies as usual; a trained model gets no warning.
+#[test]
+fn classify_warns_once_about_a_model_that_cannot_tell_classes_apart() {
+    let (images, _) = cut("warn", 10, 3);
+    let cases = [
+        (
+            forged("all-logits-zero", |f| f.output.multiplier = &[0; 40]),
+            "all ten logits are equal on a blank and on a full image",
+        ),
+        (
+            forged("conv-zero-point-127", |f| f.conv.out_zero_point = 127),
+            "a blank and a full image get the same logits",
+        ),
+    ];
+    for (weights, problem) in &cases {
+        for format in ["--lines", "--json"] {
+            let out = firmware_sim(&[
+                "classify",
+                path(&images),
+                "--weights",
+                path(weights),
+                format,
+            ]);
+            let stderr = text(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(text(&out.stdout).lines().count(), 3);
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.starts_with(&format!("warning: {}: {problem}: ", weights.display())),
+                "{stderr}"
+            );
+            assert!(stderr.contains("cannot tell classes apart"), "{stderr}");
+        }
+    }
+    let out = firmware_sim(&["classify", path(&images), "--weights", path(pool_model())]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "");
 }
 
 /// One flipped bit in the middle of the weights: refused before anything runs.

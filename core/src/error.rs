@@ -22,6 +22,9 @@ pub enum Error {
     },
     /// The file ends before the model (or its trailing checksum) is complete.
     ModelTruncated,
+    /// The header's version or payload length is not a valid varint (too long, or too
+    /// large for its type): the first bytes are damaged; no checksum was computed yet.
+    ModelHeader,
     /// The stored CRC32 does not match the file's contents: the file is corrupted.
     ModelChecksum {
         /// Checksum stored at the end of the file.
@@ -59,6 +62,16 @@ pub enum Error {
         /// Which parameter, e.g. `"hidden.shift"`.
         what: &'static str,
     },
+    /// A weight is -128, outside the range `-127..=127` the format allows (quantization is
+    /// symmetric; no exporter writes it). Checked by
+    /// [`Model::from_bytes`](crate::Model::from_bytes), not by
+    /// [`Model::from_trusted_bytes`](crate::Model::from_trusted_bytes).
+    ModelWeightRange {
+        /// Which layer's weights, e.g. `"hidden.weights"`.
+        tensor: &'static str,
+        /// Position of the first such weight in the tensor, in file order.
+        index: usize,
+    },
     /// A tensor's length does not match the shape its variant requires.
     ShapeMismatch {
         /// Which tensor, e.g. `"hidden.weights"`.
@@ -94,6 +107,9 @@ impl fmt::Display for Error {
                  use a picocnn that reads version {found}"
             ),
             Error::ModelTruncated => f.write_str("model file is truncated"),
+            Error::ModelHeader => f.write_str(
+                "model file header is damaged: its version or length is not a valid varint",
+            ),
             Error::ModelChecksum { stored, computed } => write!(
                 f,
                 "model file is corrupted (CRC32 stored {stored:#010x}, computed {computed:#010x})"
@@ -115,6 +131,11 @@ impl fmt::Display for Error {
             Error::ModelQuantization { what } => {
                 write!(f, "model quantization parameter {what} is out of range")
             }
+            Error::ModelWeightRange { tensor, index } => write!(
+                f,
+                "model tensor {tensor} holds the weight -128 (at byte {index}); int8 weights \
+                 must be in -127..=127"
+            ),
             Error::ShapeMismatch {
                 tensor,
                 expected,

@@ -30,7 +30,11 @@
 //! Tensors are stored as raw byte strings so that [`Model`](crate::Model) borrows them in
 //! place (from flash on a microcontroller): int8 weights as bytes, int32 values as 4
 //! little-endian bytes each, shifts as one byte each. The order of the weights is defined
-//! in [`layout`](crate::layout).
+//! in [`layout`](crate::layout). Weights are symmetric, in `-127..=127`: a byte `0x80`
+//! (-128) makes the file invalid, and [`Model::from_bytes`](crate::Model::from_bytes)
+//! refuses it with [`Error::ModelWeightRange`] (a scan that
+//! [`Model::from_trusted_bytes`](crate::Model::from_trusted_bytes) skips with the CRC32,
+//! as its documentation explains).
 //!
 //! Nothing here can panic, whatever the bytes (the firmware check links a firmware whose
 //! panic handler does not exist).
@@ -104,21 +108,21 @@ impl Header {
 /// # Errors
 /// [`Error::ModelBadMagic`] if the bytes (even fewer than 4) do not start with `magic`,
 /// [`Error::ModelVersion`] for another version, [`Error::ModelTruncated`] if the header
-/// is incomplete, [`Error::ModelMalformed`] for a varint that is too long.
+/// is incomplete, [`Error::ModelHeader`] for a varint that is too long or too large.
 pub fn read_header(bytes: &[u8], magic: [u8; 4], version: u16) -> Result<Header> {
     let prefix = bytes.get(..magic.len()).unwrap_or(bytes);
     if magic.get(..prefix.len()) != Some(prefix) {
         return Err(Error::ModelBadMagic);
     }
     let rest = bytes.get(magic.len()..).ok_or(Error::ModelTruncated)?;
-    let (found, rest) = postcard::take_from_bytes::<u16>(rest).map_err(decode_error)?;
+    let (found, rest) = postcard::take_from_bytes::<u16>(rest).map_err(header_error)?;
     if found != version {
         return Err(Error::ModelVersion {
             found,
             expected: version,
         });
     }
-    let (length, rest) = postcard::take_from_bytes::<u32>(rest).map_err(decode_error)?;
+    let (length, rest) = postcard::take_from_bytes::<u32>(rest).map_err(header_error)?;
     Ok(Header {
         version: found,
         payload_start: bytes.len() - rest.len(),
@@ -269,8 +273,8 @@ pub fn decode_frame_with(
 /// `multiplier / 2^shift` (see [`quant`](crate::quant)).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LayerFile<'a> {
-    /// int8 weights (symmetric, per output channel, in `-127..=127`), as bytes, in the
-    /// order [`layout`](crate::layout) defines.
+    /// int8 weights (symmetric, per output channel, in `-127..=127`: never -128), as
+    /// bytes, in the order [`layout`](crate::layout) defines.
     pub weights: &'a [u8],
     /// Per output channel: the real scale of its weights (`max |w| / 127`), f32 LE.
     pub weight_scale: &'a [u8],
@@ -399,8 +403,8 @@ impl<'a> ModelFile<'a> {
     }
 
     /// Checks a file's frame (magic, version, length, checksum, in that order), then
-    /// decodes the payload. Values (codes, dimensions, shapes, parameter ranges) are
-    /// checked by [`Model::from_bytes`](crate::Model::from_bytes).
+    /// decodes the payload. Values (codes, dimensions, shapes, parameter ranges, the
+    /// weights' range) are checked by [`Model::from_bytes`](crate::Model::from_bytes).
     ///
     /// # Errors
     /// [`decode_frame`]'s, or [`Error::ModelMalformed`] (a frame whose payload does not
@@ -422,10 +426,13 @@ impl<'a> ModelFile<'a> {
     }
 }
 
-fn decode_error(error: postcard::Error) -> Error {
+/// A header field that postcard cannot read: cut short, or not a varint of its type.
+/// (Not [`Error::ModelMalformed`], which says the checksum matched: the header is read
+/// before anything is checksummed.)
+fn header_error(error: postcard::Error) -> Error {
     match error {
         postcard::Error::DeserializeUnexpectedEnd => Error::ModelTruncated,
-        _ => Error::ModelMalformed,
+        _ => Error::ModelHeader,
     }
 }
 

@@ -21,9 +21,9 @@
 //!   bytes (a `&'static [u8]` in flash on a microcontroller); nothing is copied.
 //! - **Static RAM**: all activations of one inference live in a [`Scratch`] of
 //!   [`Scratch::BYTES`] bytes (under 2 KiB) with compile-time sizes, for either variant.
-//! - **No panics on any input**: a file is validated once (magic, version, CRC32, shapes,
-//!   parameter ranges); a bad one is a typed [`Error`]. After that, [`Model::classify`]
-//!   can only fail on an image of the wrong length.
+//! - **No panics on any input**: a file is validated once (magic, version, CRC32, weight
+//!   range, shapes, parameter ranges); a bad one is a typed [`Error`]. After that,
+//!   [`Model::classify`] can only fail on an image of the wrong length.
 //! - **Exact integer arithmetic**: int32 accumulation, one rounding rule
 //!   ([`quant::requantize`]), integer logits that the host's int8 reference reproduces
 //!   bit for bit.

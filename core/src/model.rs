@@ -193,6 +193,47 @@ fn channel_params<'a, const N: usize>(
     })
 }
 
+/// Bytes of a machine word: [`first_weight_out_of_range`] looks at this many at a time.
+const WORD: usize = core::mem::size_of::<usize>();
+/// `0x0101...01`: one in every byte of a word.
+const ONES: usize = usize::MAX / 0xff;
+/// `0x8080...80`: the top bit of every byte of a word.
+const HIGHS: usize = ONES * 0x80;
+
+/// Position of the first weight outside `-127..=127` in `weights` (int8 stored as bytes):
+/// the first byte `0x80`, which is -128. A word at a time: `x ^ HIGHS` turns every `0x80`
+/// byte into a zero byte, and `(y - ONES) & !y & HIGHS` is non-zero exactly when `y` has
+/// a zero byte; only the word that has one is searched byte by byte.
+fn first_weight_out_of_range(weights: &[u8]) -> Option<usize> {
+    let (words, tail) = weights.as_chunks::<WORD>();
+    for (n, word) in words.iter().enumerate() {
+        let y = usize::from_ne_bytes(*word) ^ HIGHS;
+        if y.wrapping_sub(ONES) & !y & HIGHS != 0
+            && let Some(at) = word.iter().position(|&b| b == 0x80)
+        {
+            return Some(n * WORD + at);
+        }
+    }
+    let start = words.len() * WORD;
+    tail.iter().position(|&b| b == 0x80).map(|at| start + at)
+}
+
+/// Checks that every weight of the three layers is in `-127..=127`, the range the format
+/// documents and the exporter writes (quantization is symmetric: -128 has no positive
+/// twin).
+fn check_weight_range(file: &ModelFile<'_>) -> Result<()> {
+    for (weights, tensor) in [
+        (file.conv.weights, CONV.weights),
+        (file.hidden.weights, HIDDEN_LAYER.weights),
+        (file.output.weights, OUTPUT.weights),
+    ] {
+        if let Some(index) = first_weight_out_of_range(weights) {
+            return Err(Error::ModelWeightRange { tensor, index });
+        }
+    }
+    Ok(())
+}
+
 fn layer_bytes(layer: &LayerFile<'_>) -> usize {
     layer.weights.len()
         + layer.weight_scale.len()
@@ -204,29 +245,41 @@ fn layer_bytes(layer: &LayerFile<'_>) -> usize {
 impl<'a> Model<'a> {
     /// Validates a model file once and borrows its tensors in place.
     ///
-    /// Checks, in order: magic, format version, length, CRC32, structure, variant and
-    /// dataset codes, dimensions, every tensor's length for the variant, and every
-    /// quantization parameter's range. After this, [`Model::classify`] cannot fail except
-    /// on the image length. Costs one pass of CRC32 over the file; see
-    /// [`Model::from_trusted_bytes`] to skip it on later boots.
+    /// Checks, in order: magic, format version, length, CRC32, structure, that every
+    /// weight is in `-127..=127`, variant and dataset codes, dimensions, every tensor's
+    /// length for the variant, and every quantization parameter's range. After this,
+    /// [`Model::classify`] cannot fail except on the image length. Costs two passes over
+    /// the file (the CRC32, and the weight scan, a machine word at a time); see
+    /// [`Model::from_trusted_bytes`] to skip both on later boots.
     ///
     /// # Errors
     /// [`Error::ModelBadMagic`], [`Error::ModelVersion`], [`Error::ModelTruncated`],
-    /// [`Error::ModelChecksum`], [`Error::ModelMalformed`], [`Error::ModelTrailingBytes`],
-    /// [`Error::ModelVariant`], [`Error::ModelDataset`], [`Error::ModelDimension`],
-    /// [`Error::ShapeMismatch`] or [`Error::ModelQuantization`].
+    /// [`Error::ModelHeader`], [`Error::ModelChecksum`], [`Error::ModelMalformed`],
+    /// [`Error::ModelTrailingBytes`], [`Error::ModelVariant`], [`Error::ModelDataset`],
+    /// [`Error::ModelDimension`], [`Error::ShapeMismatch`], [`Error::ModelQuantization`]
+    /// or [`Error::ModelWeightRange`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
-        Self::from_file(ModelFile::decode_with(bytes, Integrity::Crc)?, bytes.len())
+        let file = ModelFile::decode_with(bytes, Integrity::Crc)?;
+        check_weight_range(&file)?;
+        Self::from_file(file, bytes.len())
     }
 
-    /// [`Model::from_bytes`] without the CRC32, for bytes whose checksum was verified
-    /// before and cannot have changed since (weights in flash that passed `from_bytes` at
-    /// the first boot or at flashing time). Everything else is checked as by `from_bytes`,
-    /// so damaged bytes still give an error or wrong numbers, never a panic or an
-    /// out-of-bounds read.
+    /// [`Model::from_bytes`] without its two passes over every byte, the CRC32 and the
+    /// weight-range scan, for bytes that passed `from_bytes` before and cannot have
+    /// changed since (weights in flash checked at the first boot or at flashing time).
+    ///
+    /// The weight scan goes with the checksum, not with the structure, because neither
+    /// protects the inference: they tell whether the bytes are the ones the exporter
+    /// wrote. A -128 weight (never exported: quantization is symmetric) cannot make an
+    /// accumulator overflow ([`BIAS_LIMIT`] allows for it) nor an index go out of
+    /// bounds; like a flipped bit that the CRC would have caught, it only gives wrong
+    /// numbers. Everything the loops rely on (header, lengths, codes, dimensions, shapes,
+    /// parameter ranges) is checked as by `from_bytes`, so damaged bytes still give an
+    /// error or wrong numbers, never a panic or an out-of-bounds read.
     ///
     /// # Errors
-    /// As [`Model::from_bytes`], except [`Error::ModelChecksum`].
+    /// As [`Model::from_bytes`], except [`Error::ModelChecksum`] and
+    /// [`Error::ModelWeightRange`].
     pub fn from_trusted_bytes(bytes: &'a [u8]) -> Result<Self> {
         Self::from_file(
             ModelFile::decode_with(bytes, Integrity::Trusted)?,
@@ -412,5 +465,41 @@ impl<'a> Model<'a> {
             self.output_weights,
             &self.output,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-wise scan finds the first -128 at every position of whole words and of the
+    /// tail, among neighbours that look like it (0x7f, 0x81, 0x00, 0xff, 0x01), and
+    /// finds nothing in any other byte value.
+    #[test]
+    fn the_weight_scan_finds_the_first_minus_128_and_nothing_else() {
+        let mut others = [0u8; 255];
+        for (b, value) in others.iter_mut().zip((0..=255u8).filter(|&b| b != 0x80)) {
+            *b = value;
+        }
+        assert_eq!(first_weight_out_of_range(&others), None);
+        const MAX: usize = 3 * WORD + 3;
+        for fill in [0x00, 0x01, 0x7f, 0x81, 0xff] {
+            for len in 0..MAX {
+                let clean = [fill; MAX];
+                assert_eq!(first_weight_out_of_range(&clean[..len]), None);
+                for at in 0..len {
+                    let mut weights = clean;
+                    weights[at] = 0x80;
+                    if let Some(later) = weights.get_mut(at + WORD + 1) {
+                        *later = 0x80;
+                    }
+                    assert_eq!(
+                        first_weight_out_of_range(&weights[..len]),
+                        Some(at),
+                        "fill {fill:#x}, length {len}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -118,6 +118,17 @@ fn header_errors_are_typed() {
         Error::ModelTruncated
     );
     assert_eq!(Model::from_bytes(b"PX").unwrap_err(), Error::ModelBadMagic);
+    // A header whose length (or version) is not a varint: damaged before any checksum,
+    // which the message must not claim to have matched.
+    for header in [
+        &b"PCNN\x02\xff\xff\xff\xff\xff\xff"[..],
+        b"PCNN\x02\x80\x80\x80\x80\x80\x80",
+        b"PCNN\xff\xff\xff\x02\x00\x00\x00",
+    ] {
+        let error = Model::from_bytes(header).unwrap_err();
+        assert_eq!(error, Error::ModelHeader, "{header:x?}");
+        assert!(!error.to_string().contains("checksum"), "{error}");
+    }
     assert_eq!(
         Model::from_bytes(b"\x89PNG....").unwrap_err(),
         Error::ModelBadMagic
@@ -472,6 +483,52 @@ fn out_of_range_parameters_are_rejected_even_with_a_valid_checksum() {
             found: 36,
         },
     );
+}
+
+/// A -128 weight (byte 0x80) is outside the documented `-127..=127`: `from_bytes` names
+/// the layer and the position; `from_trusted_bytes`, which skips the CRC32, skips this
+/// scan too (it guards provenance, not the loops: the model still classifies).
+#[test]
+fn a_weight_of_minus_128_is_refused_by_the_checked_reader_only() {
+    let hand = HandMade::new();
+    for (layer, at) in [("conv", 31), ("hidden", 12_345), ("output", 1_279)] {
+        let mut weights = match layer {
+            "conv" => hand.conv_weights.clone(),
+            "hidden" => hand.hidden_weights.clone(),
+            _ => hand.output_weights.clone(),
+        };
+        weights[at] = 0x80;
+        let mut file = hand.file();
+        match layer {
+            "conv" => file.conv.weights = &weights,
+            "hidden" => file.hidden.weights = &weights,
+            _ => file.output.weights = &weights,
+        }
+        let bytes = reencode(&file);
+        let error = Model::from_bytes(&bytes).unwrap_err();
+        let tensor = match layer {
+            "conv" => "conv.weights",
+            "hidden" => "hidden.weights",
+            _ => "output.weights",
+        };
+        assert_eq!(error, Error::ModelWeightRange { tensor, index: at });
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "model tensor {tensor} holds the weight -128 (at byte {at}); int8 weights \
+                 must be in -127..=127"
+            )
+        );
+        let model = Model::from_trusted_bytes(&bytes).unwrap();
+        let mut scratch = Scratch::new();
+        model.classify(&[9; 784], &mut scratch).unwrap();
+    }
+    // -127 is the lowest valid weight.
+    let mut weights = hand.output_weights.clone();
+    weights[0] = 0x81;
+    let mut file = hand.file();
+    file.output.weights = &weights;
+    Model::from_bytes(&reencode(&file)).unwrap();
 }
 
 #[test]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use picocnn::{Model, Prediction, Scratch, Variant};
+use picocnn::shape::IMAGE_PIXELS;
+use picocnn::{CLASSES, Model, Prediction, Scratch, Variant};
 
 use picocnn_host::frame;
 
@@ -102,6 +103,31 @@ impl<'a> Device<'a> {
         self.model.classify(pixels, &mut self.scratch)
     }
 
+    /// Whether the model plainly cannot tell classes apart, judged on two images that
+    /// any trained model answers differently: a blank one (all 0) and a full one (all
+    /// 255). A model whose quantization went wrong (multipliers of 0, a conv zero point of
+    /// 127, saturating biases) gives both the same logits, or ten equal logits to each,
+    /// and then puts every image in the same class. Two inferences; `None` for a model
+    /// that passes.
+    pub fn degenerate(&mut self) -> Option<Degenerate> {
+        let blank = self
+            .model
+            .infer(&[0; IMAGE_PIXELS], &mut self.scratch)
+            .values;
+        let full = self
+            .model
+            .infer(&[255; IMAGE_PIXELS], &mut self.scratch)
+            .values;
+        let flat = |logits: &[i32; CLASSES]| logits.windows(2).all(|w| w.first() == w.last());
+        if flat(&blank) && flat(&full) {
+            Some(Degenerate::FlatLogits)
+        } else if blank == full {
+            Some(Degenerate::SameLogits)
+        } else {
+            None
+        }
+    }
+
     /// [`Device::classify`], with the wall time it took.
     ///
     /// # Errors
@@ -111,4 +137,15 @@ impl<'a> Device<'a> {
         let prediction = self.classify(pixels)?;
         Ok((prediction, start.elapsed()))
     }
+}
+
+/// How a model shows that it cannot tell classes apart ([`Device::degenerate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Degenerate {
+    /// A blank and a full image get identical logits.
+    #[error("a blank and a full image get the same logits")]
+    SameLogits,
+    /// A blank and a full image each get ten equal logits.
+    #[error("all ten logits are equal on a blank and on a full image")]
+    FlatLogits,
 }

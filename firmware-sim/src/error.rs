@@ -84,6 +84,11 @@ pub enum Error {
         len: usize,
     },
 
+    /// `--max-drop` is not a finite number of percentage points, 0 or more (clap prints
+    /// it after the option and the value).
+    #[error("expected a finite number of percentage points, 0 or more")]
+    MaxDrop,
+
     /// A dataset, checkpoint or other shared-file problem.
     #[error(transparent)]
     Host(#[from] picocnn_host::Error),

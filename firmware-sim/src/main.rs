@@ -22,7 +22,8 @@ use picocnn_host::idx;
     version,
     about = "Runs the picocnn core as a firmware would and checks it against the host",
     after_help = "Errors print one line `error: ...` and exit with status 2; `verify` exits 1 \
-                  when the core and the host int8 reference disagree."
+                  when the core and the host int8 reference disagree, or when the core's \
+                  accuracy falls more than --max-drop below the f32 model's."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -52,7 +53,8 @@ enum Command {
     },
     /// Run a whole test set through the core, the host int8 reference and the host f32
     /// model (the `.ckpt` next to the weights), and for an MNIST model the held-out font
-    /// digits too (`DATA/heldout`, not MNIST); exit 1 on any integer logit mismatch.
+    /// digits too (`DATA/heldout`, not MNIST); exit 1 on any integer logit mismatch, or if
+    /// the core's test accuracy falls more than --max-drop below the f32 model's.
     Verify {
         /// The int8 model; its f32 checkpoint is the same path with extension `.ckpt`.
         #[arg(long, default_value = "weights.bin")]
@@ -69,6 +71,10 @@ enum Command {
         /// Only the first N test images.
         #[arg(long)]
         limit: Option<usize>,
+        /// Largest drop of the core's test accuracy below the f32 model's, in percentage
+        /// points, before verify fails (with --limit, one image may be worth more than that).
+        #[arg(long, value_name = "PP", default_value_t = verify::DEFAULT_MAX_DROP, value_parser = parse_max_drop)]
+        max_drop: f64,
     },
     /// Cut test images out of a dataset into an IDX file (and their labels into another).
     Cut {
@@ -125,13 +131,15 @@ fn main() -> ExitCode {
             data,
             variant,
             limit,
-        } => run_verify(
-            &weights,
-            dataset.map(Dataset::from),
-            data.as_deref(),
-            variant.map(Variant::from),
+            max_drop,
+        } => run_verify(verify::Options {
+            weights,
+            dataset: dataset.map(Dataset::from),
+            data_dir: dataset::resolve_dir(data.as_deref()),
+            variant: variant.map(Variant::from),
             limit,
-        ),
+            max_drop,
+        }),
         Command::Cut {
             dataset,
             data,
@@ -175,6 +183,16 @@ fn classify(
         inputs.extend(images::load(path, model.dataset())?);
     }
     let mut device = Device::new(model);
+    if let Some(problem) = device.degenerate() {
+        // A warning, not an error: the classes are printed as computed. stderr may be
+        // closed too; the warning is then lost, never a panic.
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: {}: {problem}: this model cannot tell classes apart (compare it with \
+             its f32 model: firmware-sim verify)",
+            cli::escaped(&weights.path().display().to_string())
+        );
+    }
     let mut total = Duration::ZERO;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (index, image) in inputs.iter().enumerate() {
@@ -233,26 +251,24 @@ fn emit(out: &mut impl Write, text: &str) -> Result<bool> {
     }
 }
 
-fn run_verify(
-    weights: &Path,
-    dataset: Option<Dataset>,
-    data: Option<&Path>,
-    variant: Option<Variant>,
-    limit: Option<usize>,
-) -> Result<ExitCode> {
-    let report = verify::run(&verify::Options {
-        weights: weights.to_owned(),
-        dataset,
-        data_dir: dataset::resolve_dir(data),
-        variant,
-        limit,
-    })?;
+/// `--max-drop`: a finite number of percentage points, 0 or more.
+fn parse_max_drop(text: &str) -> Result<f64> {
+    match text.parse::<f64>() {
+        Ok(points) if points.is_finite() && points >= 0.0 => Ok(points),
+        _ => Err(Error::MaxDrop),
+    }
+}
+
+fn run_verify(options: verify::Options) -> Result<ExitCode> {
+    let report = verify::run(&options)?;
     out(&report)?;
-    Ok(if report.any_mismatch().is_some() {
-        ExitCode::from(exit::MISMATCH)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if report.any_mismatch().is_some() || report.drop_too_large() {
+            ExitCode::from(exit::MISMATCH)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 fn cut(

@@ -2,7 +2,9 @@
 //! reference and the host f32 model, compared image by image.
 //!
 //! The core and the int8 reference must produce identical integer logits for every image;
-//! the f32 model is the yardstick for accuracy and top-1 agreement.
+//! the f32 model is the yardstick for accuracy and top-1 agreement, and the core's test
+//! accuracy may not fall more than [`Options::max_drop`] percentage points below it (a
+//! model whose quantization went wrong classifies everything alike, exactly).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -34,7 +36,14 @@ pub struct Options {
     pub variant: Option<Variant>,
     /// Only the first `limit` test images.
     pub limit: Option<usize>,
+    /// The most the core's accuracy on the test set may fall below the f32 model's, in
+    /// percentage points ([`DEFAULT_MAX_DROP`] unless told otherwise).
+    pub max_drop: f64,
 }
+
+/// The accuracy drop from f32 to int8 that `verify` allows by default: 1 percentage point.
+/// A sound export loses a few tenths at most; a degenerate one loses tens of points.
+pub const DEFAULT_MAX_DROP: f64 = 1.0;
 
 /// The first image where the core and the int8 reference disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +106,8 @@ pub struct Report {
     pub core_time: Duration,
     /// The held-out digits, for an MNIST model when `DATA/heldout` holds them.
     pub heldout: Option<HeldOut>,
+    /// The largest accuracy drop allowed ([`Options::max_drop`]).
+    pub max_drop: f64,
 }
 
 impl Report {
@@ -106,6 +117,18 @@ impl Report {
         self.mismatch
             .as_ref()
             .or_else(|| self.heldout.as_ref().and_then(|h| h.mismatch.as_ref()))
+    }
+
+    /// How far the core's accuracy on the test set falls below the f32 model's, in
+    /// percentage points (negative when the core does better).
+    pub fn accuracy_drop(&self) -> f64 {
+        percent(self.f32_correct, self.images) - percent(self.core_correct, self.images)
+    }
+
+    /// Whether the core's accuracy falls more than [`Report::max_drop`] below the f32
+    /// model's: the int8 model does not do what the f32 model does.
+    pub fn drop_too_large(&self) -> bool {
+        self.accuracy_drop() > self.max_drop
     }
 }
 
@@ -284,6 +307,7 @@ pub fn run(options: &Options) -> Result<Report> {
         mismatch: None,
         core_time,
         heldout,
+        max_drop: options.max_drop,
     };
     for (index, (((&(class, logits), reference), &f32_class), &label)) in core
         .iter()
@@ -339,6 +363,27 @@ impl fmt::Display for Report {
             percent(self.core_f32_agree, n),
             self.core_f32_agree
         )?;
+        let drop = self.accuracy_drop();
+        let (amount, side) = if drop < 0.0 {
+            (-drop, "above")
+        } else {
+            (drop, "below")
+        };
+        if self.drop_too_large() {
+            writeln!(
+                f,
+                "accuracy drop: core int8 is {amount:.2} pp below f32, more than the {:.2} pp \
+                 allowed (--max-drop): the int8 model does not do what the f32 model does",
+                self.max_drop
+            )?;
+        } else {
+            writeln!(
+                f,
+                "accuracy drop: core int8 is {amount:.2} pp {side} f32 (at most {:.2} pp \
+                 allowed, --max-drop)",
+                self.max_drop
+            )?;
+        }
         writeln!(f, "integer logits identical: {}/{n}", self.identical)?;
         if let Some(m) = &self.mismatch {
             writeln!(
@@ -401,6 +446,7 @@ mod tests {
             mismatch,
             core_time: Duration::from_millis(2),
             heldout: None,
+            max_drop: DEFAULT_MAX_DROP,
         }
     }
 
@@ -458,6 +504,37 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("mismatch"), "{text}");
+    }
+
+    #[test]
+    fn an_accuracy_drop_beyond_the_limit_is_reported() {
+        // 3 of 4 against 4 of 4: 25 points.
+        let mut r = report(None);
+        assert_eq!(r.accuracy_drop(), 25.0);
+        assert!(r.drop_too_large());
+        let text = r.to_string();
+        assert!(
+            text.contains(
+                "accuracy drop: core int8 is 25.00 pp below f32, more than the 1.00 pp \
+                 allowed (--max-drop)"
+            ),
+            "{text}"
+        );
+        r.max_drop = 25.0;
+        assert!(!r.drop_too_large());
+        assert!(
+            r.to_string().contains(
+                "accuracy drop: core int8 is 25.00 pp below f32 (at most 25.00 pp allowed"
+            ),
+            "{r}"
+        );
+        r.core_correct = 4;
+        r.f32_correct = 3;
+        assert!(!r.drop_too_large());
+        assert!(
+            r.to_string().contains("core int8 is 25.00 pp above f32"),
+            "{r}"
+        );
     }
 
     #[test]

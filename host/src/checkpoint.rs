@@ -36,7 +36,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         return Err(bad("its tensor lengths do not fit its variant"));
     }
     if !checkpoint.params.is_finite() {
-        return Err(bad("it holds a weight that is not a finite number"));
+        return Err(bad("a weight is not a finite number"));
     }
     Ok(checkpoint)
 }
@@ -111,8 +111,14 @@ mod tests {
             (truncated, "truncated"),
             (&trailing[..], "bytes after its checksum"),
             (&flipped[..], "corrupted"),
-            (&wrong_shape[..], "tensor lengths do not fit"),
-            (&diverged[..], "not a finite number"),
+            (
+                &wrong_shape[..],
+                "checkpoint is damaged: its tensor lengths do not fit",
+            ),
+            (
+                &diverged[..],
+                "checkpoint is damaged: a weight is not a finite number",
+            ),
             (&format_1[..], "format 1 by an older picocnn"),
         ] {
             let message = from_bytes(bytes, path).unwrap_err().to_string();

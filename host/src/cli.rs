@@ -8,16 +8,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
-use clap::ValueEnum;
 use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue};
+use clap::{Parser, ValueEnum};
 use picocnn::{Dataset, Variant};
 
 use crate::error::Error;
 
 /// Exit statuses of `trainer` and `firmware-sim`.
 pub mod exit {
-    /// The check ran and found a difference (`firmware-sim verify`: core and host disagree).
+    /// The check ran and found a difference (`firmware-sim verify`: core and host disagree,
+    /// or the int8 model's accuracy falls more than `--max-drop` below the f32 model's).
     pub const MISMATCH: u8 = 1;
     /// Bad arguments, bad input files, an unsupported CPU: one line on stderr says which.
     pub const USAGE: u8 = 2;
@@ -113,7 +114,7 @@ pub fn check_output_path(path: &Path) -> crate::Result<()> {
 }
 
 /// What a non-regular file is, in the words of an error message.
-fn kind_of(file_type: std::fs::FileType) -> &'static str {
+pub(crate) fn kind_of(file_type: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
@@ -274,13 +275,57 @@ pub fn check_class_names(path: &Path, names: &[&str]) -> crate::Result<()> {
 /// The exit status when the program should stop instead of running a command.
 pub fn parse_or_exit<P: Parser>() -> Result<P, ExitCode> {
     P::try_parse().map_err(|e| {
-        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        eprintln!("error: {} (see --help)", one_line(&e.to_string()));
+        let message = match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // A bare `firmware-sim`: clap's "error" would be the whole help, whose first
+            // line is the program's description.
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                missing_subcommand(&P::command())
+            }
+            ErrorKind::MissingRequiredArgument => missing_arguments(&e),
+            _ => one_line(&e.to_string()),
+        };
+        eprintln!("error: {message} (see --help)");
         ExitCode::from(exit::USAGE)
     })
+}
+
+/// What to say when `command` is run without the subcommand it needs: its name and the
+/// subcommands to choose from, on one line.
+fn missing_subcommand(command: &clap::Command) -> String {
+    let names: Vec<&str> = command
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .map(clap::Command::get_name)
+        .collect();
+    format!(
+        "{} needs a subcommand, one of: {}",
+        command.get_name(),
+        names.join(", ")
+    )
+}
+
+/// `trainer report` without its folder: the missing arguments by name, and the usage
+/// line that shows where they go (clap's message drops which subcommand it is about).
+fn missing_arguments(e: &clap::Error) -> String {
+    let rendered = e.to_string();
+    let Some(ContextValue::Strings(names)) = e.get(ContextKind::InvalidArg) else {
+        return one_line(&rendered);
+    };
+    let noun = if names.len() == 1 {
+        "argument"
+    } else {
+        "arguments"
+    };
+    let usage = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(|usage| format!("; usage: {usage}"))
+        .unwrap_or_default();
+    format!("missing {noun} {}{usage}", names.join(", "))
 }
 
 /// clap's message up to its usage block, joined into one line, without its `error: `.
@@ -305,6 +350,32 @@ mod tests {
         assert_eq!(
             one_line(two),
             "invalid value 'q' for '--dataset <DATASET>' [possible values: mnist, fashion]"
+        );
+    }
+
+    #[test]
+    fn a_missing_argument_is_named_with_its_subcommands_usage() {
+        let command = clap::Command::new("tool")
+            .subcommand(clap::Command::new("report").arg(clap::Arg::new("MODELS").required(true)));
+        let e = command
+            .try_get_matches_from(["tool", "report"])
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            missing_arguments(&e),
+            "missing argument <MODELS>; usage: tool report <MODELS>"
+        );
+    }
+
+    #[test]
+    fn a_missing_subcommand_is_named_with_the_choices() {
+        let command = clap::Command::new("tool")
+            .subcommand(clap::Command::new("one"))
+            .subcommand(clap::Command::new("two"))
+            .subcommand(clap::Command::new("secret").hide(true));
+        assert_eq!(
+            missing_subcommand(&command),
+            "tool needs a subcommand, one of: one, two"
         );
     }
 

@@ -176,11 +176,12 @@ pub fn load(dir: &Path, which: Dataset) -> Result<Data> {
 /// Loads one part (training or test set) of `which` from `dir`.
 ///
 /// # Errors
-/// [`Error::DatasetMissing`] if a file is absent under both its raw and `.gz` names;
-/// any error of [`idx::read_images`] / [`idx::read_labels`]; [`Error::ImageSize`] if the
+/// [`Error::DatasetMissing`] if a file is absent under both its raw and `.gz` names,
+/// [`Error::DatasetNotAFile`] if the first of them that exists is a directory or another
+/// non-regular file; any error of [`idx::read_images`] / [`idx::read_labels`]; [`Error::ImageSize`] if the
 /// images are not 28x28; [`Error::CountMismatch`] if images and labels differ in number.
 pub fn load_part(dir: &Path, which: Dataset, part: Part) -> Result<Split> {
-    let images_path = find_file(dir, which, part, "images-idx3")?;
+    let images_path = images_path(dir, which, part)?;
     let labels_path = find_file(dir, which, part, "labels-idx1")?;
     let images = idx::read_network_images(&images_path)?;
     let labels = idx::read_labels(&labels_path)?;
@@ -195,17 +196,33 @@ pub fn load_part(dir: &Path, which: Dataset, part: Part) -> Result<Split> {
     Split::new(images.pixels, labels)
 }
 
-/// The path of one dataset file: the raw name if it exists, else the `.gz` name.
+/// The images file of one part of `which` in `dir` (raw or `.gz`), as [`load_part`] finds
+/// it: for messages about its contents.
+///
+/// # Errors
+/// As [`load_part`] when it looks for the file.
+pub fn images_path(dir: &Path, which: Dataset, part: Part) -> Result<PathBuf> {
+    find_file(dir, which, part, "images-idx3")
+}
+
+/// The path of one dataset file: the raw name if it exists, else the `.gz` name. Whatever
+/// exists there must be a file (symbolic links followed): a directory is named as one,
+/// not reported missing.
 fn find_file(dir: &Path, which: Dataset, part: Part, stem: &str) -> Result<PathBuf> {
     let raw = dir
         .join(which.name())
         .join(format!("{}-{stem}-ubyte", part.prefix()));
-    if raw.is_file() {
-        return Ok(raw);
-    }
     let gz = raw.with_extension("gz");
-    if gz.is_file() {
-        return Ok(gz);
+    for path in [&raw, &gz] {
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.is_file() {
+                return Ok(path.clone());
+            }
+            return Err(Error::DatasetNotAFile {
+                path: path.clone(),
+                what: crate::cli::kind_of(meta.file_type()),
+            });
+        }
     }
     Err(Error::DatasetMissing { path: raw })
 }
@@ -255,6 +272,11 @@ mod tests {
             assert_eq!(s.len(), 5);
         }
         assert!(s.split_off_validation(0.0).unwrap().is_empty());
+        let mut one = numbered(1);
+        assert_eq!(
+            one.split_off_validation(0.1).unwrap_err().to_string(),
+            "a validation split of 0.1 leaves no image on one side of 1 training image"
+        );
     }
 
     #[test]
@@ -268,6 +290,19 @@ mod tests {
         assert!(s.get(12).is_none());
         assert_eq!(s.class_counts(), [2, 2, 1, 1, 1, 1, 1, 1, 1, 1]);
         assert!(Split::new(vec![0; 783], vec![1]).is_err());
+    }
+
+    #[test]
+    fn a_directory_in_place_of_a_dataset_file_is_named_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("mnist/train-images-idx3-ubyte");
+        std::fs::create_dir_all(&folder).unwrap();
+        let err = load(dir.path(), Dataset::Mnist).unwrap_err();
+        assert!(matches!(&err, Error::DatasetNotAFile { path, .. } if *path == folder));
+        assert_eq!(
+            err.to_string(),
+            format!("{}: is a directory, not a dataset file", folder.display())
+        );
     }
 
     #[test]

@@ -33,6 +33,15 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A dataset file's path names a directory (or another kind of non-regular file).
+    #[error("{}: {what}, not a dataset file", path.display())]
+    DatasetNotAFile {
+        /// The path of the dataset file.
+        path: PathBuf,
+        /// What is there, e.g. `is a directory`.
+        what: &'static str,
+    },
+
     /// An IDX file is shorter than its 8- or 16-byte header.
     #[error("{}: not an IDX file: {len} bytes is shorter than the {needed}-byte header", path.display())]
     IdxTooShort {
@@ -200,8 +209,26 @@ pub enum Error {
         limit: usize,
     },
 
-    /// A checkpoint whose frame is sound but whose contents are not a usable model.
-    #[error("{}: not a usable checkpoint: {problem}", path.display())]
+    /// A file larger than any file of its kind may be, refused without being read whole
+    /// (see [`crate::bounded::read`]).
+    #[error(
+        "{}: larger than the {} MiB a {what} may have; not read",
+        path.display(),
+        limit >> 20
+    )]
+    FileOverLimit {
+        /// The file.
+        path: PathBuf,
+        /// Its kind, e.g. `PGM picture`.
+        what: &'static str,
+        /// The most a file of this kind may hold, in bytes (a whole number of MiB).
+        limit: u64,
+    },
+
+    /// A checkpoint whose frame and checksum are sound but whose contents no run writes
+    /// (the trainer checks the weights are finite before saving): damaged before it was
+    /// checksummed, or forged.
+    #[error("{}: checkpoint is damaged: {problem}", path.display())]
     CheckpointContents {
         /// The `.ckpt` file.
         path: PathBuf,
@@ -248,12 +275,33 @@ pub enum Error {
 
     /// A validation fraction outside `[0, 1)`, or one that leaves the training or the
     /// validation side without images.
-    #[error("validation split {fraction} of {images} training images leaves one side empty")]
+    #[error(
+        "a validation split of {fraction} leaves no image on one side of {images} training \
+         image{}",
+        if *.images == 1 { "" } else { "s" }
+    )]
     ValidationSplit {
         /// The fraction asked for.
         fraction: f64,
         /// Training images available.
         images: usize,
+    },
+
+    /// A training images file with too few images to hold out the validation split and
+    /// still train on the rest ([`ValidationSplit`](Error::ValidationSplit), with the file).
+    #[error(
+        "{}: {images} training image{} too few to hold out a validation split of {fraction} \
+         and train on the rest",
+        path.display(),
+        if *.images == 1 { " is" } else { "s are" }
+    )]
+    TooFewTrainingImages {
+        /// The training images file.
+        path: PathBuf,
+        /// Images it holds.
+        images: usize,
+        /// The validation fraction.
+        fraction: f64,
     },
 
     /// Calibration was asked to look at no image.

@@ -177,6 +177,9 @@ pub(crate) fn describe(what: &str, problem: &picocnn::Error) -> String {
             "{what} format {found} is newer than this build's format {expected}: update picocnn"
         ),
         picocnn::Error::ModelTruncated => format!("{what} is truncated"),
+        picocnn::Error::ModelHeader => {
+            format!("{what} header is damaged: its version or length is not a valid varint")
+        }
         picocnn::Error::ModelTrailingBytes => format!("{what} has bytes after its checksum"),
         picocnn::Error::ModelChecksum { .. } => {
             format!("{what} is corrupted (its checksum does not match)")
@@ -237,6 +240,10 @@ mod tests {
             (&newer[..], "format 3 is newer"),
             (&b"DE"[..], "truncated"),
             (&b"DX"[..], "bad magic"),
+            (
+                &b"DEMO\x02\xff\xff\xff\xff\xff\xff"[..],
+                "demo file header is damaged",
+            ),
         ] {
             let err = problem(bytes);
             assert!(err.contains(says), "{says}: {err}");

@@ -4,7 +4,8 @@
 //! - Data: [`idx`] (IDX files, raw or gzip), [`dataset`] (MNIST and Fashion-MNIST as
 //!   28x28 images with labels), [`heldout`] (digits rendered from fonts, not MNIST).
 //! - Files: [`atomic`] (every output is written atomically), [`frame`] (one frame and one
-//!   bounded reader for every picocnn file), [`checkpoint`] (the f32 `.ckpt`), [`codec`]
+//!   bounded reader for every picocnn file), [`bounded`] (the same bound for other small
+//!   files: pictures, histories), [`checkpoint`] (the f32 `.ckpt`), [`codec`]
 //!   (a [`QuantModel`](quant_model::QuantModel) to `weights.bin` and
 //!   back, through the core's file format).
 //! - Models: [`params`] (the float parameters), [`quant_model`] and [`quantize`] (int8,
@@ -16,6 +17,7 @@
 //! Nothing here trains; the trainer crate does.
 
 pub mod atomic;
+pub mod bounded;
 pub mod checkpoint;
 pub mod cli;
 pub mod codec;

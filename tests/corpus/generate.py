@@ -44,6 +44,48 @@ def png(width, height, rows):
     )
 
 
+def varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def byte_string(data):
+    return varint(len(data)) + data
+
+
+def frame(magic, version, payload):
+    body = magic + varint(version) + varint(len(payload)) + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def tiny_model(conv_weights):
+    """A variant-B model file in format 2 (see core/src/format.rs and the golden bytes of
+    core/tests/format.rs) whose tensors are far too short, with a valid CRC32."""
+    layer = lambda weights, zero_point: (
+        byte_string(weights)
+        + byte_string(struct.pack("<f", 1.0))  # weight_scale
+        + byte_string(struct.pack("<i", -2))  # bias
+        + byte_string(struct.pack("<i", 1 << 30))  # multiplier
+        + byte_string(bytes([31]))  # shift
+        + struct.pack("<f", 0.25)  # out_scale
+        + struct.pack("<b", zero_point)
+    )
+    payload = (
+        bytes([1, 0])  # variant B, MNIST
+        + b"".join(varint(d) for d in (28, 32, 3, 2, 128, 10))
+        + b"".join(byte_string(str(c).encode()) for c in range(10))
+        + struct.pack("<f", 0.5)
+        + struct.pack("<b", -128)
+        + layer(conv_weights, -128)
+        + layer(b"\x7f", -128)
+        + layer(b"", 0)
+    )
+    return frame(b"PCNN", 2, payload)
+
+
 PIX3 = pixels(3 * 784)
 GOOD_IMAGES = images(3, 28, 28, PIX3)
 GOOD_LABELS = labels(3, bytes([7, 2, 1]))
@@ -82,10 +124,15 @@ FILES = {
     "weights-empty.bin": b"",
     "weights-not-a-model.bin": b"GIF89a" + bytes(58),
     "weights-header-only.bin": b"PCNN\x02\xb0\xa1\x2a",
+    # 11 bytes: the length varint never ends (its sixth byte still has the top bit set).
+    "weights-header-bad-varint.bin": b"PCNN\x02\xff\xff\xff\xff\xff\xff",
     "weights-version-99.bin": b"PCNN\x63\x10" + bytes(20),
     "weights-absurd-length.bin": b"PCNN\x02\xff\xff\xff\xff\x0f" + bytes(32),
     "weights-version-1.bin": b"PCNN\x01\xb0\xa1\x2a" + bytes(20),
     "weights-idx-file.bin": GOOD_IMAGES,
+    # A conv weight of -128 (0x80), outside the format's -127..=127; CRC valid. The weight
+    # scan comes before the shape checks, so the tensors need not be full size.
+    "weights-minus-128.bin": tiny_model(b"\x01\x80"),
     # Pictures for firmware-sim classify (PNG and PGM)
     # Found by the image_file fuzz target: the frame buffer was allocated from the header's
     # claim (54 GB) before the size check.
@@ -100,6 +147,7 @@ FILES = {
     # f32 checkpoints
     "ckpt-empty.ckpt": b"",
     "ckpt-not-a-checkpoint.ckpt": b"not a checkpoint at all, just text\n",
+    "ckpt-header-bad-varint.ckpt": b"PCKP\x02\xff\xff\xff\xff\xff\xff",
 }
 
 for name, data in FILES.items():

@@ -32,16 +32,16 @@ pub enum Error {
 
     /// Training produced a loss or weights that are not finite numbers.
     #[error(
-        "training diverged at epoch {epoch}, batch {batch}: the {what} is not finite \
-         (NaN or infinity); try a smaller learning rate"
+        "training diverged at epoch {epoch}, batch {batch}: {what} (NaN or infinity); try a \
+         smaller learning rate"
     )]
     TrainingDiverged {
         /// Epoch, from 1.
         epoch: usize,
         /// Batch within the epoch, from 1.
         batch: usize,
-        /// `loss` or `weights`.
-        what: &'static str,
+        /// What stopped being finite.
+        what: Diverged,
     },
 
     /// Training was interrupted (Ctrl-C) after saving its state; not a failure of the data.
@@ -60,7 +60,18 @@ pub enum Error {
         batch: usize,
     },
 
-    /// A resume file is malformed, or does not fit the run it should continue.
+    /// A resume file whose frame and checksum are sound but whose contents no run writes
+    /// (values that are not finite or out of range, shapes that do not fit): damaged
+    /// before it was checksummed, or forged.
+    #[error("{}: resume file is damaged: {problem}; start afresh without --resume", path.display())]
+    ResumeDamaged {
+        /// The resume file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+
+    /// A resume file that does not fit the run it should continue.
     #[error("{}: cannot resume from it: {reason}", path.display())]
     ResumeFile {
         /// The resume file.
@@ -161,6 +172,17 @@ pub enum Error {
     /// A dataset, model file or checkpoint problem.
     #[error(transparent)]
     Host(#[from] picocnn_host::Error),
+}
+
+/// What stopped being finite when training diverged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Diverged {
+    /// The loss of a batch.
+    #[error("the loss is not finite")]
+    Loss,
+    /// The weights after an epoch, or when the run was stopped.
+    #[error("the weights are not finite")]
+    Weights,
 }
 
 /// The trainer crate's result type.

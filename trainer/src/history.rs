@@ -20,6 +20,50 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+/// The largest history file read (16 MiB): one is read whole, and a real one holds about
+/// 200 bytes per epoch.
+pub const MAX_HISTORY_BYTES: u64 = 16 << 20;
+
+/// The largest loss a history may hold: far above any real one, and small enough that
+/// the plots' axes stay finite and their tick loops short.
+pub const MAX_LOSS: f64 = 1e6;
+
+/// A value of an [`EpochRecord`] that no training run writes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Implausible {
+    /// The field, e.g. `val_loss`.
+    pub name: &'static str,
+    /// Its value.
+    pub value: f64,
+    /// What it should be, e.g. `within [0, 1]`.
+    pub expected: &'static str,
+}
+
+impl EpochRecord {
+    /// The first value no training run writes: a loss that is not finite or outside
+    /// `[0, MAX_LOSS]`, an accuracy outside `[0, 1]`, a negative or non-finite duration.
+    /// `None` for a plausible record.
+    pub fn implausible(&self) -> Option<Implausible> {
+        // Every check is `0 <= value <= max`, which NaN fails; a duration's max is the
+        // largest finite f64.
+        let fields = [
+            ("train_loss", self.train_loss, MAX_LOSS, "within [0, 1e6]"),
+            ("val_loss", self.val_loss, MAX_LOSS, "within [0, 1e6]"),
+            ("train_accuracy", self.train_accuracy, 1.0, "within [0, 1]"),
+            ("val_accuracy", self.val_accuracy, 1.0, "within [0, 1]"),
+            ("seconds", self.seconds, f64::MAX, "a duration"),
+        ];
+        fields
+            .into_iter()
+            .find(|&(_, value, max, _)| !(0.0..=max).contains(&value))
+            .map(|(name, value, _, expected)| Implausible {
+                name,
+                value,
+                expected,
+            })
+    }
+}
+
 fn keras_learning_rate() -> f32 {
     0.001
 }
@@ -67,4 +111,39 @@ pub struct History {
     pub test_accuracy: Option<f64>,
     /// Accuracy of the exported int8 model on the test set, once it has been exported.
     pub test_accuracy_int8: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_implausible_value_is_named_with_the_range_it_should_be_in() {
+        let good = EpochRecord {
+            epoch: 1,
+            train_loss: 0.3,
+            train_accuracy: 0.9,
+            val_loss: MAX_LOSS,
+            val_accuracy: 1.0,
+            seconds: 0.0,
+        };
+        assert_eq!(good.implausible(), None);
+        let huge = EpochRecord {
+            val_loss: f64::MAX,
+            ..good.clone()
+        };
+        let bad = huge.implausible().unwrap();
+        assert_eq!((bad.name, bad.value), ("val_loss", f64::MAX));
+        assert_eq!(bad.expected, format!("within [0, {MAX_LOSS:e}]"));
+        let nan = EpochRecord {
+            train_accuracy: f64::NAN,
+            ..good.clone()
+        };
+        assert_eq!(nan.implausible().unwrap().expected, "within [0, 1]");
+        let negative = EpochRecord {
+            seconds: -1.0,
+            ..good
+        };
+        assert_eq!(negative.implausible().unwrap().name, "seconds");
+    }
 }

@@ -7,7 +7,7 @@
 //! the same seed, data and settings give bit-identical weights on any number of threads.
 
 use crate::augment::{self, Augment};
-use crate::error::{Error, Result};
+use crate::error::{Diverged, Error, Result};
 use crate::history::EpochRecord;
 use crate::network::{self, Network, Tally};
 use crate::optim::Adam;
@@ -371,6 +371,16 @@ pub fn train_resumable(
         let batches = order.chunks(config.batch).enumerate().skip(skip);
         for (index, batch) in batches {
             if stop.load(Ordering::SeqCst) {
+                // The last update is not seen by any loss yet. A state that diverged is
+                // not saved: a resume file with a value that is not finite is then
+                // damaged, and is named so when read.
+                if !params.is_finite() {
+                    return Err(Error::TrainingDiverged {
+                        epoch,
+                        batch: index,
+                        what: Diverged::Weights,
+                    });
+                }
                 return Ok(Outcome::Interrupted(Box::new(TrainState {
                     seed: config.seed,
                     batch: config.batch,
@@ -412,22 +422,18 @@ pub fn train_resumable(
                 return Err(Error::TrainingDiverged {
                     epoch,
                     batch: index + 1,
-                    what: "loss",
+                    what: Diverged::Loss,
                 });
             }
             tally.add(step);
             observer.batch_done(&tally);
         }
         // The last batch's update is not seen by any loss of this epoch.
-        if params
-            .tensors()
-            .iter()
-            .any(|t| t.iter().any(|w| !w.is_finite()))
-        {
+        if !params.is_finite() {
             return Err(Error::TrainingDiverged {
                 epoch,
                 batch: order.len().div_ceil(config.batch),
-                what: "weights",
+                what: Diverged::Weights,
             });
         }
         let seconds = seconds_before + start.elapsed().as_secs_f64();

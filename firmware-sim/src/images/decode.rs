@@ -10,6 +10,11 @@ use crate::error::{Error, Result};
 /// a single hand-drawn digit, and would cost memory for nothing).
 pub const MAX_PICTURE_SIDE: usize = 8192;
 
+/// Largest PGM file read (64 MiB): a PGM is read whole before it is parsed, so its size is
+/// bounded first. It holds an 8-bit binary picture of about 8000 pixels square; a
+/// hand-drawn digit needs a tiny fraction of that.
+pub const MAX_PGM_BYTES: u64 = 64 << 20;
+
 /// A greyscale picture before it is fitted to 28x28.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Picture {

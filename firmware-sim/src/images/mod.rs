@@ -16,7 +16,7 @@
 pub mod decode;
 pub mod fit;
 
-pub use decode::{MAX_PICTURE_SIDE, Picture, parse_pgm};
+pub use decode::{MAX_PGM_BYTES, MAX_PICTURE_SIDE, Picture, parse_pgm};
 pub use fit::fit;
 
 use std::fs::File;
@@ -42,7 +42,8 @@ pub struct Image {
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be read, [`picocnn_host::Error::ImageSize`] for an IDX file whose
-/// images are not 28x28, [`Error::ImageDecode`] for a file that is not a valid IDX, PNG or
+/// images are not 28x28, [`picocnn_host::Error::FileOverLimit`] for a PGM file over
+/// [`MAX_PGM_BYTES`], [`Error::ImageDecode`] for a file that is not a valid IDX, PNG or
 /// PGM image, and the IDX reader's errors for a malformed IDX file.
 pub fn load(path: &Path, dataset: Dataset) -> Result<Vec<Image>> {
     let mut magic = [0u8; 4];
@@ -71,7 +72,7 @@ pub fn load(path: &Path, dataset: Dataset) -> Result<Vec<Image>> {
     let picture = if magic.starts_with(b"\x89PNG") {
         decode::read_png(path)?
     } else if magic.starts_with(b"P5") || magic.starts_with(b"P2") {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = picocnn_host::bounded::read(path, "PGM picture", MAX_PGM_BYTES)?;
         parse_pgm(&bytes).map_err(|message| Error::ImageDecode {
             path: path.to_owned(),
             message,

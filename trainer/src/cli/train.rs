@@ -14,7 +14,7 @@ use picocnn_host::checkpoint;
 use picocnn_host::cli::{
     DatasetArg, check_distinct, check_output_path, checkpoint_path, history_path, resume_path,
 };
-use picocnn_host::dataset::{self, Data, Split};
+use picocnn_host::dataset::{self, Data, Part, Split};
 use picocnn_host::lock::OutputLock;
 use picocnn_host::params::{Checkpoint, Params};
 
@@ -168,8 +168,19 @@ impl<'a> Run<'a> {
         }
         check_outputs(args)?;
         let lock = OutputLock::acquire(&args.out)?;
-        let mut data = dataset::load(&dataset::resolve_dir(args.data.as_deref()), dataset)?;
-        let validation = data.train.split_off_validation(VALIDATION_SPLIT)?;
+        let data_dir = dataset::resolve_dir(args.data.as_deref());
+        let mut data = dataset::load(&data_dir, dataset)?;
+        let validation = match data.train.split_off_validation(VALIDATION_SPLIT) {
+            Err(picocnn_host::Error::ValidationSplit { fraction, images }) => {
+                return Err(picocnn_host::Error::TooFewTrainingImages {
+                    path: dataset::images_path(&data_dir, dataset, Part::Train)?,
+                    images,
+                    fraction,
+                }
+                .into());
+            }
+            split => split?,
+        };
         Ok(Run {
             args,
             config,

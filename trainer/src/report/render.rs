@@ -93,9 +93,13 @@ pub fn find_models(dir: &Path) -> Result<Vec<ModelFiles>> {
 /// Reads a training history written by the trainer.
 ///
 /// # Errors
-/// [`picocnn_host::Error::Io`] if it cannot be read, [`Error::HistoryFile`] if it is not a history.
+/// [`picocnn_host::Error::Io`] if it cannot be read,
+/// [`picocnn_host::Error::FileOverLimit`] if it is larger than
+/// [`MAX_HISTORY_BYTES`](crate::history::MAX_HISTORY_BYTES), [`Error::HistoryFile`] if it
+/// is not a history.
 pub fn read_history(path: &Path) -> Result<History> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes =
+        picocnn_host::bounded::read(path, "training history", crate::history::MAX_HISTORY_BYTES)?;
     let history: History = serde_json::from_slice(&bytes).map_err(|source| Error::HistoryFile {
         path: path.to_path_buf(),
         source,
@@ -107,37 +111,15 @@ pub fn read_history(path: &Path) -> Result<History> {
     Ok(history)
 }
 
-/// The largest loss a history may hold: far above any real one, and small enough that
-/// the plots' axes stay finite and their tick loops short.
-const MAX_LOSS: f64 = 1e6;
-
-/// Refuses values no training run writes: a loss that is not finite or above
-/// [`MAX_LOSS`], an accuracy outside `[0, 1]`, a negative or non-finite duration.
+/// Refuses values no training run writes (see
+/// [`EpochRecord::implausible`](crate::history::EpochRecord::implausible)): a loss of
+/// 1.8e308 made the plot's axis loop forever.
 fn check_history(history: &History) -> std::result::Result<(), String> {
     for r in &history.epochs {
-        for (name, value) in [("train_loss", r.train_loss), ("val_loss", r.val_loss)] {
-            if !(0.0..=MAX_LOSS).contains(&value) {
-                return Err(format!(
-                    "epoch {}: {name} {value:e} is not within [0, {MAX_LOSS:e}]",
-                    r.epoch
-                ));
-            }
-        }
-        for (name, value) in [
-            ("train_accuracy", r.train_accuracy),
-            ("val_accuracy", r.val_accuracy),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(format!(
-                    "epoch {}: {name} {value:e} is not within [0, 1]",
-                    r.epoch
-                ));
-            }
-        }
-        if !(r.seconds.is_finite() && r.seconds >= 0.0) {
+        if let Some(bad) = r.implausible() {
             return Err(format!(
-                "epoch {}: seconds {:e} is not a duration",
-                r.epoch, r.seconds
+                "epoch {}: {} {:e} is not {}",
+                r.epoch, bad.name, bad.value, bad.expected
             ));
         }
     }
