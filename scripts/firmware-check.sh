@@ -338,7 +338,8 @@ fi
 
 # The core on its own, as a user who vendors it gets it: copied out of the workspace with
 # the workspace's lock file (offline, so only what the lock names), built for the host and
-# for thumbv7em, its tests run. Outside the repository, where no workspace can adopt it.
+# for thumbv7em (its tests are the workspace's). Outside the repository, where no
+# workspace can adopt it.
 standalone=$(mktemp -d)
 trap 'rm -rf "$standalone"' EXIT
 cp -r core "$standalone/core"
@@ -346,8 +347,8 @@ rm -rf "$standalone/core/target"
 cp Cargo.lock "$standalone/core/"
 if (cd "$standalone/core" &&
   CARGO_TARGET_DIR="$standalone/target" cargo build --offline --quiet --target thumbv7em-none-eabihf &&
-  CARGO_TARGET_DIR="$standalone/target" cargo test --offline --quiet --lib) >"$work/standalone.log" 2>&1; then
-  echo "standalone core: builds for thumbv7em-none-eabihf and its unit tests pass outside the workspace"
+  CARGO_TARGET_DIR="$standalone/target" cargo build --offline --quiet) >"$work/standalone.log" 2>&1; then
+  echo "standalone core: builds outside the workspace, for thumbv7em-none-eabihf and the host"
 else
   echo "FAIL standalone: core/ does not build or test on its own:" >&2
   grep -E 'error|FAILED|panicked' "$work/standalone.log" | head -n 8 >&2
