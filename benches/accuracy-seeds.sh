@@ -60,6 +60,9 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR % 2) printf "%.2f", v[(NR+1)/2]
 n=$(wc -l <"$rows")
 m_f32=$(cut -d' ' -f1 "$rows" | median)
 m_int8=$(cut -d' ' -f2 "$rows" | median)
-m_held=$(cut -d' ' -f3 "$rows" | grep -v nan | median || true)
+m_held=-
+if grep -qv ' nan$' "$rows"; then
+  m_held=$(cut -d' ' -f3 "$rows" | median)
+fi
 drop=$(awk '{d=$1-$2; if (d>m) m=d} END {printf "%.2f", m+0}' "$rows")
-echo "| **$name median of $n** | **$m_f32** | **$m_int8** | ${m_held:--} | largest int8 drop $drop pp |"
+echo "| **$name median of $n** | **$m_f32** | **$m_int8** | $m_held | largest int8 drop $drop pp |"
