@@ -183,6 +183,16 @@ pub fn load(dir: &Path, which: Dataset) -> Result<Data> {
 pub fn load_part(dir: &Path, which: Dataset, part: Part) -> Result<Split> {
     let images_path = images_path(dir, which, part)?;
     let labels_path = find_file(dir, which, part, "labels-idx1")?;
+    load_files(images_path, labels_path)
+}
+
+/// Reads a pair of IDX files, 28x28 images and their labels, into a [`Split`]: what
+/// [`load_part`] and the held-out set (`heldout::load`) share once they know the paths.
+///
+/// # Errors
+/// Any error of [`idx::read_network_images`] / [`idx::read_labels`];
+/// [`Error::CountMismatch`] if images and labels differ in number.
+pub fn load_files(images_path: PathBuf, labels_path: PathBuf) -> Result<Split> {
     let images = idx::read_network_images(&images_path)?;
     let labels = idx::read_labels(&labels_path)?;
     if labels.len() != images.count {

@@ -14,9 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dataset::Split;
-use crate::error::{Error, Result};
-use crate::idx;
+use crate::dataset::{self, Split};
+use crate::error::Result;
 
 /// Folder of the held-out set inside the data directory.
 pub const DIR: &str = "heldout";
@@ -37,23 +36,12 @@ pub fn files(data: &Path) -> Option<(PathBuf, PathBuf)> {
 /// The held-out set in `data`, or `None` if its files are not there (older data folders).
 ///
 /// # Errors
-/// As [`idx::read_network_images`] and [`idx::read_labels`], plus
-/// [`Error::CountMismatch`] if images and labels differ in number.
+/// As [`dataset::load_files`].
 pub fn load(data: &Path) -> Result<Option<Split>> {
     let Some((images_path, labels_path)) = files(data) else {
         return Ok(None);
     };
-    let images = idx::read_network_images(&images_path)?;
-    let labels = idx::read_labels(&labels_path)?;
-    if labels.len() != images.count {
-        return Err(Error::CountMismatch {
-            images_path,
-            labels_path,
-            images: images.count,
-            labels: labels.len(),
-        });
-    }
-    Split::new(images.pixels, labels).map(Some)
+    dataset::load_files(images_path, labels_path).map(Some)
 }
 
 /// Accuracy per class: `(correct, total)` for each label, from predicted classes.
@@ -92,7 +80,8 @@ pub fn describe_per_class(counts: &[(usize, usize); 10]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idx::Images;
+    use crate::error::Error;
+    use crate::idx::{self, Images};
 
     #[test]
     fn absent_files_are_none_and_present_ones_load() {
