@@ -56,6 +56,26 @@ pub struct Mismatch {
     pub reference: [i32; CLASSES],
 }
 
+/// Counts image `index` as identical when the core's logits equal the reference's, and
+/// keeps the first one that does not: the one comparison of the test and held-out runs.
+fn compare_logits(
+    identical: &mut usize,
+    first_mismatch: &mut Option<Mismatch>,
+    index: usize,
+    core: [i32; CLASSES],
+    reference: &[i32; CLASSES],
+) {
+    if core == *reference {
+        *identical += 1;
+    } else if first_mismatch.is_none() {
+        *first_mismatch = Some(Mismatch {
+            index,
+            core,
+            reference: *reference,
+        });
+    }
+}
+
 /// The held-out digits (`picocnn_host::heldout`) through the same three models: how a
 /// model trained on MNIST reads digits that are not MNIST, and that the core stays exact
 /// on them too.
@@ -207,15 +227,7 @@ fn held_out(outputs: &Outputs, labels: &[u8]) -> HeldOut {
             c.0 += usize::from(class == label);
             c.1 += 1;
         }
-        if logits == *reference {
-            h.identical += 1;
-        } else if h.mismatch.is_none() {
-            h.mismatch = Some(Mismatch {
-                index,
-                core: logits,
-                reference: *reference,
-            });
-        }
+        compare_logits(&mut h.identical, &mut h.mismatch, index, logits, reference);
     }
     h
 }
@@ -321,15 +333,13 @@ pub fn run(options: &Options) -> Result<Report> {
         report.reference_correct += usize::from(argmax(reference) == label);
         report.f32_correct += usize::from(f32_class == label);
         report.core_f32_agree += usize::from(class == f32_class);
-        if logits == *reference {
-            report.identical += 1;
-        } else if report.mismatch.is_none() {
-            report.mismatch = Some(Mismatch {
-                index,
-                core: logits,
-                reference: *reference,
-            });
-        }
+        compare_logits(
+            &mut report.identical,
+            &mut report.mismatch,
+            index,
+            logits,
+            reference,
+        );
     }
     Ok(report)
 }
