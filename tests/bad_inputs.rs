@@ -1569,6 +1569,7 @@ fn report_refuses_a_history_with_absurd_values() {
             augment_params: String::new(),
             lr_schedule: "constant".into(),
             warmup_epochs: 0,
+            label_smoothing: 0.0,
             threads: 1,
             epochs: vec![epoch.clone()],
             test_accuracy: None,

@@ -54,7 +54,8 @@ pub const CHECKPOINT: Kind = Kind {
 /// for variant A.
 pub const RESUME: Kind = Kind {
     magic: *b"PRSM",
-    version: 2,
+    // 3: the recipe records --label-smoothing.
+    version: 3,
     what: "resume file",
     max_bytes: 96 << 20,
     old_magic: Some(b"PICORSUM"),

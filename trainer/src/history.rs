@@ -103,6 +103,9 @@ pub struct History {
     /// `--warmup`: epochs of linear warm-up.
     #[serde(default)]
     pub warmup_epochs: u32,
+    /// `--label-smoothing`: the share of each target spread over the classes (0: none).
+    #[serde(default)]
+    pub label_smoothing: f32,
     /// Worker threads used.
     pub threads: usize,
     /// One record per finished epoch, in order.

@@ -77,6 +77,8 @@ pub fn damage(state: &TrainState) -> Option<&'static str> {
         "the epoch's loss or counts are out of range"
     } else if !(state.seconds.is_finite() && state.seconds >= 0.0) {
         "its training time is not a duration"
+    } else if !(0.0..1.0).contains(&state.recipe.label_smoothing) {
+        "its label smoothing is outside [0, 1)"
     } else if state.records.iter().any(|r| r.implausible().is_some()) {
         "the record of a finished epoch holds a value no run writes"
     } else {

@@ -72,8 +72,8 @@ impl TrainConfig {
 }
 
 /// What a run does beyond the Keras exercise: on-the-fly augmentation of the training
-/// images and a learning-rate schedule. The default does neither, and trains to the same
-/// bytes as a build without them.
+/// images, a learning-rate schedule and label smoothing. The default does none of them,
+/// and trains to the same bytes as a build without them.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Recipe {
     /// Transforms drawn for every training image each epoch.
@@ -82,6 +82,9 @@ pub struct Recipe {
     pub schedule: Shape,
     /// Epochs of linear warm-up before the shape starts (0: none).
     pub warmup_epochs: u32,
+    /// Share of each target spread evenly over the classes, in `[0, 1)` (0: none; see
+    /// [`Network::set_label_smoothing`]).
+    pub label_smoothing: f32,
 }
 
 /// What the training loop reports while it runs (a progress bar, a log, or nothing).
@@ -264,7 +267,8 @@ impl TrainState {
         }
         if self.recipe != config.recipe {
             return Some(
-                "it was saved by a run with other --augment, --lr-schedule or --warmup options"
+                "it was saved by a run with other --augment, --lr-schedule, --warmup or \
+                 --label-smoothing options"
                     .into(),
             );
         }
@@ -345,6 +349,7 @@ pub fn train_resumable(
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     rng.set_stream(SHUFFLE_STREAM);
     let mut net = Network::new(config.variant, config.batch);
+    net.set_label_smoothing(config.recipe.label_smoothing);
     let images = train.image_arrays();
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut batch_images: Vec<&[u8; IMAGE_PIXELS]> = Vec::with_capacity(config.batch);

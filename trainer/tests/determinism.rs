@@ -138,7 +138,7 @@ impl train::Observer for StopAfter<'_> {
 }
 
 #[test]
-fn augmentation_and_schedule_stay_reproducible_across_threads_and_resumes() {
+fn augmentation_schedule_and_smoothing_stay_reproducible_across_threads_and_resumes() {
     use picocnn::Dataset;
     use trainer::augment::{Augment, Preset};
     use trainer::schedule::Shape;
@@ -156,6 +156,7 @@ fn augmentation_and_schedule_stay_reproducible_across_threads_and_resumes() {
             augment: Augment::preset(Preset::Strong, Dataset::Mnist),
             schedule: Shape::Cosine,
             warmup_epochs: 1,
+            label_smoothing: 0.1,
         },
         ..plain.clone()
     };
@@ -189,6 +190,9 @@ fn augmentation_and_schedule_stay_reproducible_across_threads_and_resumes() {
     assert_eq!((state.epoch, state.batches_done), (2, 3));
     let mut other = (*state).clone();
     other.recipe.schedule = Shape::Constant;
+    assert!(other.mismatch(&config, &train_split).is_some());
+    let mut other = (*state).clone();
+    other.recipe.label_smoothing = 0.0;
     assert!(other.mismatch(&config, &train_split).is_some());
     let never = std::sync::atomic::AtomicBool::new(false);
     let outcome = pool

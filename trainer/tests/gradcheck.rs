@@ -274,25 +274,46 @@ fn test_params(variant: Variant) -> Params {
     p
 }
 
-/// Mean cross-entropy of the batch, from the network's logits.
-fn mean_loss(net: &mut Network, p: &Params, images: &[&[u8; IMAGE_PIXELS]], labels: &[u8]) -> f64 {
+/// Mean cross-entropy of the batch, from the network's logits, against targets smoothed by
+/// `eps` (`1 - eps + eps / 10` for the label, `eps / 10` for the others), in f64.
+fn mean_loss(
+    net: &mut Network,
+    p: &Params,
+    images: &[&[u8; IMAGE_PIXELS]],
+    labels: &[u8],
+    eps: f64,
+) -> f64 {
     let logits = net.logits(p, images);
     let total: f64 = logits
         .iter()
         .zip(labels)
-        .map(|(z, &l)| f64::from(network::softmax_cross_entropy(z, l).0))
+        .map(|(z, &l)| {
+            let z = z.map(f64::from);
+            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let log_sum = z.iter().map(|&v| (v - max).exp()).sum::<f64>().ln() + max;
+            z.iter()
+                .enumerate()
+                .map(|(k, &v)| {
+                    let own = if k == usize::from(l) { 1.0 - eps } else { 0.0 };
+                    (own + eps / CLASSES as f64) * (log_sum - v)
+                })
+                .sum::<f64>()
+        })
         .sum();
     total / labels.len() as f64
 }
 
-fn check_network_gradient(variant: Variant) {
+/// The whole network's gradient along itself, tensor by tensor, against the loss with
+/// targets smoothed by `eps`; the loss the network reports stays the plain cross-entropy.
+fn check_network_gradient(variant: Variant, eps: f32) {
     // 5 images: the batch is padded to 8, so padding lanes must add nothing.
     let (images, labels) = batch(5, 11);
     let refs: Vec<&[u8; IMAGE_PIXELS]> = images.iter().collect();
     let params = test_params(variant);
     let mut net = Network::new(variant, 5);
+    net.set_label_smoothing(eps);
     let (grads, tally) = net.gradients(&params, &refs, &labels);
-    let loss = mean_loss(&mut net, &params, &refs, &labels);
+    let loss = mean_loss(&mut net, &params, &refs, &labels, 0.0);
     assert!(
         (tally.mean_loss() - loss).abs() < 1e-5,
         "{} vs {loss}",
@@ -317,7 +338,7 @@ fn check_network_gradient(variant: Variant) {
             for (w, &gi) in p.tensors_mut()[t].iter_mut().zip(g) {
                 *w = (f64::from(*w) + sign * h * f64::from(gi) / norm) as f32;
             }
-            mean_loss(&mut net, &p, &refs, &labels)
+            mean_loss(&mut net, &p, &refs, &labels, f64::from(eps))
         };
         let directional = (moved(1.0) - moved(-1.0)) / (2.0 * h);
         assert!(
@@ -329,12 +350,17 @@ fn check_network_gradient(variant: Variant) {
 
 #[test]
 fn network_gradient_matches_finite_differences_variant_a() {
-    check_network_gradient(Variant::NoPool);
+    check_network_gradient(Variant::NoPool, 0.0);
 }
 
 #[test]
 fn network_gradient_matches_finite_differences_variant_b() {
-    check_network_gradient(Variant::Pool);
+    check_network_gradient(Variant::Pool, 0.0);
+}
+
+#[test]
+fn network_gradient_with_label_smoothing_matches_finite_differences() {
+    check_network_gradient(Variant::Pool, 0.1);
 }
 
 /// The network's forward pass (batched, tiled, threaded) against plain per-image loops

@@ -140,6 +140,7 @@ fn history(variant: Variant, epochs: usize) -> History {
         augment_params: "none".into(),
         lr_schedule: "constant".into(),
         warmup_epochs: 0,
+        label_smoothing: 0.0,
         threads: 2,
         epochs: (1..=epochs)
             .map(|e| {

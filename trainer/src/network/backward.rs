@@ -32,18 +32,22 @@ pub(super) enum HiddenUpdate<'a> {
 
 impl Network {
     /// Cross-entropy of the loaded batch against `labels`, and its gradient with respect to
-    /// the logits (mean over the batch) in both layouts the backward pass wants.
+    /// the logits (mean over the batch, toward the smoothed targets if
+    /// [`Network::set_label_smoothing`] asked for them) in both layouts the backward pass
+    /// wants.
     pub(super) fn loss_gradient(&mut self, labels: &[u8]) -> Tally {
         assert_eq!(labels.len(), self.n, "one label per image");
         let mut tally = Tally::default();
         self.d_logits.fill(0.0);
         let scale = 1.0 / self.n as f32;
+        let spread = self.label_smoothing / CLASSES as f32;
+        let (other, own) = (spread, 1.0 - self.label_smoothing + spread);
         for (b, &label) in labels.iter().enumerate() {
             let logits = self.logits_of(b);
             let probabilities = tally.record(&logits, label);
             let d = &mut self.d_logits[b * CLASSES..][..CLASSES];
             for (k, (d_k, &p_k)) in d.iter_mut().zip(&probabilities).enumerate() {
-                let target = if k == usize::from(label) { 1.0 } else { 0.0 };
+                let target = if k == usize::from(label) { own } else { other };
                 // Flushed like everything TensorFlow computes on a CPU (see `AdamStep`).
                 let d = (p_k - target) * scale;
                 *d_k = if d.abs() < f32::MIN_POSITIVE { 0.0 } else { d };
