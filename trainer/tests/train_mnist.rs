@@ -168,6 +168,57 @@ fn command_line_trains_and_writes_model_checkpoint_and_history() {
     );
 }
 
+#[test]
+fn recipe_options_reach_the_settings_line_and_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    small_dataset(dir.path(), 600, 100);
+    let out = dir.path().join("r.bin");
+    let run = trainer()
+        .args([
+            "--pooling",
+            "--epochs",
+            "2",
+            "--warmup",
+            "1",
+            "--threads",
+            "2",
+        ])
+        .args([
+            "--lr-schedule",
+            "cosine",
+            "--augment",
+            "--label-smoothing",
+            "0.1",
+        ])
+        .arg("--data")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}");
+    let settings = stdout.lines().next().unwrap();
+    for words in [
+        "learning rate 0.001 (cosine, 1 warm-up epochs)",
+        "augment light (rotation=6,scale=0.075,shift=1.4)",
+        "label smoothing 0.1",
+    ] {
+        assert!(settings.contains(words), "{words}: {settings}");
+    }
+    let history: History =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r.history.json")).unwrap()).unwrap();
+    assert_eq!(
+        (
+            history.lr_schedule.as_str(),
+            history.warmup_epochs,
+            history.augment.as_str(),
+            history.label_smoothing
+        ),
+        ("cosine", 1, "light", 0.1)
+    );
+}
+
 /// Runs `trainer` with `args`; asserts exit status 2 and one `error:` line naming `says`.
 fn assert_fails_in_one_line(args: &[&str], says: &str) {
     let run = trainer().args(args).output().unwrap();
@@ -190,7 +241,11 @@ fn bad_arguments_and_missing_data_fail_with_one_line_and_status_2() {
     assert_fails_in_one_line(&["--batch", "many"], "--batch");
     assert_fails_in_one_line(&["--learning-rate", "0"], "--learning-rate");
     assert_fails_in_one_line(&["--learning-rate", "inf"], "--learning-rate");
+    assert_fails_in_one_line(&["--learning-rate", "-1"], "positive");
     assert_fails_in_one_line(&["--learning-rate", "fast"], "--learning-rate");
+    assert_fails_in_one_line(&["--label-smoothing", "1"], "--label-smoothing");
+    assert_fails_in_one_line(&["--label-smoothing", "-0.1"], "at least 0");
+    assert_fails_in_one_line(&["--label-smoothing", "NaN"], "--label-smoothing");
     assert_fails_in_one_line(&["--dataset", "cifar"], "--dataset");
     assert_fails_in_one_line(&["--no-such-option"], "--no-such-option");
     assert_fails_in_one_line(&["--data", missing], "dataset file not found");

@@ -54,7 +54,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch: u32,
     /// Adam's step size (Keras's default 0.001); a positive, finite number.
-    #[arg(long, value_name = "RATE", default_value_t = 0.001, value_parser = parse_learning_rate)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.001, allow_negative_numbers = true, value_parser = parse_learning_rate)]
     pub learning_rate: f32,
     /// Augment the training images on the fly, a new random transform per image and
     /// epoch (validation and test images stay as stored). `light`: rotation ±6°, scale
@@ -71,7 +71,7 @@ pub struct TrainArgs {
     /// Train toward targets with this share spread over all classes (Keras's
     /// `label_smoothing`): 0.1 makes the true class's target 0.91 and every other 0.01.
     /// Curbs over-confidence; it helped on Fashion-MNIST (see the README). In [0, 1).
-    #[arg(long, value_name = "EPS", default_value_t = 0.0, value_parser = parse_label_smoothing)]
+    #[arg(long, value_name = "EPS", default_value_t = 0.0, allow_negative_numbers = true, value_parser = parse_label_smoothing)]
     pub label_smoothing: f32,
     /// Epochs of linear learning-rate warm-up before the schedule starts.
     #[arg(long, value_name = "EPOCHS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1000))]
