@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 use_out_dir "$keep"
-cargo build --release --locked -q --bins
+cargo build --release --locked -q --workspace --bins
 
 echo "| run | f32 % | core int8 % | held-out int8 % | logits identical |"
 echo "|---|---|---|---|---|"
