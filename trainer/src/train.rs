@@ -358,7 +358,10 @@ pub fn train_resumable(
     let schedule = config.schedule(train.len());
     let batches_per_epoch = train.len().div_ceil(config.batch) as u64;
     let augmenting = !config.recipe.augment.is_identity();
-    let mut augmented = vec![[0u8; IMAGE_PIXELS]; if augmenting { config.batch } else { 0 }];
+    // The batch being trained and the next one, drawn meanwhile on whatever thread the
+    // step leaves idle (its serial parts: loss, output layer, reductions).
+    let buffer = vec![[0u8; IMAGE_PIXELS]; if augmenting { config.batch } else { 0 }];
+    let (mut augmented, mut upcoming) = (buffer.clone(), buffer);
 
     for epoch in 1..=config.epochs {
         // Every epoch's shuffle is drawn, the skipped ones too, so a resumed run sees the
@@ -374,6 +377,11 @@ pub fn train_resumable(
         observer.epoch_started(epoch, config.epochs, order.len());
         let start = Instant::now();
         let batches = order.chunks(config.batch).enumerate().skip(skip);
+        if augmenting && let Some((_, first)) = batches.clone().next() {
+            let seed = config.seed;
+            let out = &mut augmented[..first.len()];
+            augment_batch(&config.recipe.augment, images, first, seed, epoch, out);
+        }
         for (index, batch) in batches {
             if stop.load(Ordering::SeqCst) {
                 // The last update is not seen by any loss yet. A state that diverged is
@@ -407,17 +415,27 @@ pub fn train_resumable(
             adam.learning_rate =
                 schedule.rate((epoch - 1) as u64 * batches_per_epoch + index as u64);
             let step = if augmenting {
-                let augmented = &mut augmented[..batch.len()];
-                augment_batch(
-                    &config.recipe.augment,
-                    images,
-                    batch,
-                    config.seed,
-                    epoch,
-                    augmented,
+                let refs: Vec<&[u8; IMAGE_PIXELS]> = augmented[..batch.len()].iter().collect();
+                let next = order.chunks(config.batch).nth(index + 1);
+                let (step, ()) = rayon::join(
+                    || net.train_step(&mut params, &mut adam, &refs, &batch_labels),
+                    || {
+                        if let Some(next) = next {
+                            let out = &mut upcoming[..next.len()];
+                            augment_batch(
+                                &config.recipe.augment,
+                                images,
+                                next,
+                                config.seed,
+                                epoch,
+                                out,
+                            );
+                        }
+                    },
                 );
-                let refs: Vec<&[u8; IMAGE_PIXELS]> = augmented.iter().collect();
-                net.train_step(&mut params, &mut adam, &refs, &batch_labels)
+                drop(refs);
+                std::mem::swap(&mut augmented, &mut upcoming);
+                step
             } else {
                 batch_images.clear();
                 batch_images.extend(batch.iter().map(|&i| &images[i]));
