@@ -6,10 +6,12 @@
 #
 #   benches/compare-training.sh [--epochs N] [--rounds N] [--dataset mnist|fashion]
 #                               [--seed N] [--threads N] [--data DIR] [--keep DIR]
-#                               [--augment none|light|strong]
+#                               [--augment PRESET[,PRESET...]]
 #
-# --augment times picocnn's trainer with that preset (Keras stays without augmentation),
-# so the ratio shows what the on-the-fly transforms add to an epoch.
+# --augment times picocnn's trainer with each preset named (none, light, strong; Keras
+# stays without augmentation), one after the other within every round, so the table shows
+# the ratio to Keras per preset and what the on-the-fly transforms add to our epoch
+# (the "vs none" column, when none is among them).
 # Epoch time is the training pass alone (the trainer's history `seconds`; for Keras the
 # time from the epoch's start to the start of its validation pass), the median over the
 # epochs run. Keras's first epoch includes tracing its training step (about a second).
@@ -33,8 +35,14 @@ while [ $# -gt 0 ]; do
     --data) data=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
     --augment) augment=$2; shift 2 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+for preset in ${augment//,/ }; do
+  case $preset in
+    none | light | strong) ;;
+    *) echo "error: --augment takes none, light or strong, comma-separated; not '$preset'" >&2; exit 2 ;;
   esac
 done
 
@@ -51,10 +59,12 @@ for round in $(seq 1 "$rounds"); do
     flag=()
     [ "$variant" = B ] && flag=(--pooling)
     tag=$variant-r$round
-    echo "round $round/$rounds, variant $variant: picocnn trainer, $epochs epoch(s)..." >&2
-    run_logged "$out/ours-$tag.log" "$out/ours-$tag.err" "$trainer" "${flag[@]}" --dataset "$dataset" \
-      --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads" --augment "$augment" \
-      --out "$out/ours-$tag.bin"
+    for preset in ${augment//,/ }; do
+      echo "round $round/$rounds, variant $variant: picocnn trainer --augment $preset, $epochs epoch(s)..." >&2
+      run_logged "$out/ours-$tag-$preset.log" "$out/ours-$tag-$preset.err" "$trainer" "${flag[@]}" \
+        --dataset "$dataset" --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads" \
+        --augment "$preset" --out "$out/ours-$tag-$preset.bin"
+    done
     echo "round $round/$rounds, variant $variant: Keras, $epochs epoch(s)..." >&2
     run_logged "$out/keras-$tag.jsonl" "$out/keras-$tag.err" "$py" benches/peers/keras_train.py \
       "${flag[@]}" --dataset "$dataset" --data "$data" --epochs "$epochs" --seed "$seed" --threads "$threads"
@@ -62,5 +72,5 @@ for round in $(seq 1 "$rounds"); do
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo
-echo "dataset $dataset, seed $seed, $threads threads, $epochs epoch(s) per variant, picocnn --augment $augment"
+echo "dataset $dataset, seed $seed, $threads threads, $epochs epoch(s) per variant, picocnn --augment ${augment//,/ | }"
 "$py" benches/peers/tables.py training "$out"

@@ -1,6 +1,6 @@
 """Side-by-side tables for benches/compare-*.sh, from the files one run left in a folder.
 
-  tables.py training DIR   reads DIR/ours-{A,B}-r<round>.history.json and DIR/keras-{A,B}-r<round>.jsonl
+  tables.py training DIR   reads DIR/ours-{A,B}-r<round>[-<preset>].history.json and DIR/keras-{A,B}-r<round>.jsonl
   tables.py inference DIR  reads DIR/criterion-{A,B}-r<round>.json and DIR/tflite-{A,B}-r<round>.jsonl
 
 Prints a table for people and, last, one JSON line with the same figures for scripts.
@@ -24,11 +24,12 @@ def load_or_none(path, loader):
 
 
 def training(folder):
-    """Per side: the median epoch of each round, then the best round."""
+    """Per side: the median epoch of each round, then the best round; ours once per
+    augmentation preset it was run with (the history's `augment`)."""
     names = sorted(os.listdir(folder))
     rows = []
     for variant in ("A", "B"):
-        ours = [
+        histories = [
             json.load(open(os.path.join(folder, n)))
             for n in names
             if n.startswith(f"ours-{variant}-r") and n.endswith(".history.json")
@@ -38,43 +39,68 @@ def training(folder):
             for n in names
             if n.startswith(f"keras-{variant}-r") and n.endswith(".jsonl")
         ]
-        if not ours and not keras:
-            continue
-        row = {"variant": variant}
-        if ours:
-            row["ours_rounds_s"] = [statistics.median(e["seconds"] for e in h["epochs"]) for h in ours]
-            row["ours_s"] = min(row["ours_rounds_s"])
-            row["ours_test_accuracy"] = ours[0].get("test_accuracy")
-            row["ours_epochs"] = len(ours[0]["epochs"])
-        if keras:
-            runs = [[e for e in k if e.get("event") == "epoch"] for k in keras]
-            row["keras_rounds_s"] = [statistics.median(e["train_seconds"] for e in r) for r in runs]
-            row["keras_s"] = min(row["keras_rounds_s"])
-            row["keras_with_val_s"] = min(statistics.median(e["seconds"] for e in r) for r in runs)
-            test = [e for e in keras[0] if e.get("event") == "test"]
-            row["keras_test_accuracy"] = test[0]["accuracy"] if test else None
-            row["keras_epochs"] = len(runs[0])
-        if "ours_s" in row and "keras_s" in row:
-            row["ratio"] = row["ours_s"] / row["keras_s"]
-        rows.append(row)
+        presets = sorted({h.get("augment", "none") for h in histories}, key=PRESET_ORDER.index)
+        for preset in presets or [None]:
+            ours = [h for h in histories if h.get("augment", "none") == preset]
+            row = training_row(variant, preset, ours, keras)
+            if row:
+                rows.append(row)
+    for row in rows:
+        base = next((r for r in rows if r["variant"] == row["variant"] and r["augment"] == "none"), None)
+        if base and "ours_s" in row and "ours_s" in base:
+            row["vs_none"] = row["ours_s"] / base["ours_s"]
+    print_training(rows)
+    return 0 if rows else 1
 
+
+PRESET_ORDER = ["none", "light", "strong", "custom"]
+
+
+def training_row(variant, preset, ours, keras):
+    """One table row: our runs with `preset` beside Keras's runs of `variant`."""
+    if not ours and not keras:
+        return None
+    row = {"variant": variant, "augment": preset}
+    if ours:
+        row["ours_rounds_s"] = [statistics.median(e["seconds"] for e in h["epochs"]) for h in ours]
+        row["ours_s"] = min(row["ours_rounds_s"])
+        row["ours_test_accuracy"] = ours[0].get("test_accuracy")
+        row["ours_epochs"] = len(ours[0]["epochs"])
+    if keras:
+        runs = [[e for e in k if e.get("event") == "epoch"] for k in keras]
+        row["keras_rounds_s"] = [statistics.median(e["train_seconds"] for e in r) for r in runs]
+        row["keras_s"] = min(row["keras_rounds_s"])
+        row["keras_with_val_s"] = min(statistics.median(e["seconds"] for e in r) for r in runs)
+        test = [e for e in keras[0] if e.get("event") == "test"]
+        row["keras_test_accuracy"] = test[0]["accuracy"] if test else None
+        row["keras_epochs"] = len(runs[0])
+    if "ours_s" in row and "keras_s" in row:
+        row["ratio"] = row["ours_s"] / row["keras_s"]
+    return row
+
+
+def print_training(rows):
+    """The table for people, then the JSON line."""
     def cell(value, fmt):
         return format(value, fmt) if isinstance(value, (int, float)) else "-"
 
     rounds = max((len(r.get("ours_rounds_s", [])) for r in rows), default=0)
     print(f"Training, batch 32, seconds per epoch (training pass; median epoch, best of {rounds} round(s))")
-    print(f"{'variant':<8} {'picocnn':>9} {'Keras':>9} {'Keras+val':>10} {'ours/Keras':>11} {'acc ours':>9} {'acc Keras':>10}")
+    print(
+        f"{'variant':<8} {'augment':<8} {'picocnn':>9} {'Keras':>9} {'Keras+val':>10} {'ours/Keras':>11}"
+        f" {'vs none':>8} {'acc ours':>9} {'acc Keras':>10}"
+    )
     for r in rows:
         acc_o = r.get("ours_test_accuracy")
         acc_k = r.get("keras_test_accuracy")
         print(
-            f"{r['variant']:<8} {cell(r.get('ours_s'), '9.2f')} {cell(r.get('keras_s'), '9.2f')}"
+            f"{r['variant']:<8} {r['augment'] or '-':<8} {cell(r.get('ours_s'), '9.2f')} {cell(r.get('keras_s'), '9.2f')}"
             f" {cell(r.get('keras_with_val_s'), '10.2f')} {cell(r.get('ratio'), '10.2f') + 'x':>11}"
+            f" {cell(r.get('vs_none'), '7.2f') + 'x':>8}"
             f" {cell(acc_o * 100 if acc_o is not None else None, '8.2f') + '%':>9}"
             f" {cell(acc_k * 100 if acc_k is not None else None, '9.2f') + '%':>10}"
         )
     print(json.dumps({"event": "training", "rows": rows}))
-    return 0 if rows else 1
 
 
 def inference(folder):
