@@ -32,8 +32,9 @@ step "tests" cargo test --workspace --locked
 
 # The portable build: no AVX2 compiled in, the scalar kernels only. Its tests run the same
 # training code paths; the binary must run on a CPU without AVX (emulated by QEMU user mode).
+# Both in release, so the binary reuses the tests' compiled crates (one build, not two).
 portable() {
-  RUSTFLAGS="-C target-cpu=x86-64" cargo test -p trainer --locked --target-dir target/portable
+  RUSTFLAGS="-C target-cpu=x86-64" cargo test --release -p trainer --locked --target-dir target/portable
   RUSTFLAGS="-C target-cpu=x86-64" cargo build --release -p trainer --locked --target-dir target/portable
 }
 step "portable (scalar) build and tests" env PICOCNN_REQUIRE_AVX2=0 bash -c "$(declare -f portable); portable"
