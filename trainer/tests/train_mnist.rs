@@ -85,13 +85,27 @@ fn trainer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trainer"))
 }
 
+/// Runs `trainer ARGS --data DATA --out OUT` to the end.
+fn train_on(data: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    trainer()
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn command_line_trains_and_writes_model_checkpoint_and_history() {
     let dir = tempfile::tempdir().unwrap();
     small_dataset(dir.path(), 1000, 200);
     let out = dir.path().join("w.bin");
-    let run = trainer()
-        .args([
+    let run = train_on(
+        dir.path(),
+        &out,
+        &[
             "--pooling",
             "--epochs",
             "2",
@@ -101,13 +115,8 @@ fn command_line_trains_and_writes_model_checkpoint_and_history() {
             "3",
             "--threads",
             "2",
-        ])
-        .arg("--data")
-        .arg(dir.path())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+        ],
+    );
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -173,8 +182,10 @@ fn recipe_options_reach_the_settings_line_and_the_history() {
     let dir = tempfile::tempdir().unwrap();
     small_dataset(dir.path(), 600, 100);
     let out = dir.path().join("r.bin");
-    let run = trainer()
-        .args([
+    let run = train_on(
+        dir.path(),
+        &out,
+        &[
             "--pooling",
             "--epochs",
             "2",
@@ -182,20 +193,13 @@ fn recipe_options_reach_the_settings_line_and_the_history() {
             "1",
             "--threads",
             "2",
-        ])
-        .args([
             "--lr-schedule",
             "cosine",
             "--augment",
             "--label-smoothing",
             "0.1",
-        ])
-        .arg("--data")
-        .arg(dir.path())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+        ],
+    );
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{stdout}");
     let settings = stdout.lines().next().unwrap();
